@@ -1,0 +1,7 @@
+"""The member portal blueprint."""
+
+from flask import Blueprint
+
+bp = Blueprint("member", __name__, url_prefix="/member", template_folder="templates")
+
+from member_portal import views  # noqa: E402,F401  (registers the routes)

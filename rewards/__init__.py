@@ -1,0 +1,50 @@
+"""红色动力双赢卡 (Red Power Win-Win Card): the domain core and the app factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from rewards.config import load_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: settings from the environment, then ``config`` on top."""
+    instance_path = os.environ.get("REWARDS_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    app.config.update(load_settings(Path(instance_path)))
+    if config:
+        app.config.update(config)
+
+    from rewards import auth, web
+    from rewards.extensions import babel, csrf, db, migrate
+    from rewards.services.cards import CardTokens
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=web.select_locale)
+    auth.init_app(app)
+    web.init_app(app)
+
+    keys = [*reversed(app.config.get("SECRET_KEY_FALLBACKS") or []), app.config["SECRET_KEY"]]
+    app.extensions["rewards.card_tokens"] = CardTokens(keys, app.config["REWARDS_QR_TTL"])
+
+    from community_portal import bp as community_bp
+    from member_portal import bp as member_bp
+    from merchant_portal import bp as merchant_bp
+
+    app.register_blueprint(merchant_bp)
+    app.register_blueprint(member_bp)
+    app.register_blueprint(community_bp)
+
+    from rewards.cli import register_commands
+
+    register_commands(app)
+    return app

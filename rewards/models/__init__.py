@@ -1,0 +1,44 @@
+"""The model: one module per concept. Importing this package registers every table."""
+
+from rewards.models.account import ROLE_LABELS, Account, Role
+from rewards.models.agreement import Agreement, AgreementVersion
+from rewards.models.audit import AuditEvent
+from rewards.models.card import CARD_STATUS_LABELS, Card, CardStatus
+from rewards.models.claim import Activity, Attendance, Claim, ClaimStatus, PointCategory
+from rewards.models.community import Community
+from rewards.models.ledger import EntryKind, LedgerEntry
+from rewards.models.member import Member, MemberStatus, MemberTransfer, mask_name
+from rewards.models.merchant import ApiKey, Merchant
+from rewards.models.redemption import Redemption, RedemptionStatus
+from rewards.models.tier import TIER_LABELS, Tier, TierPolicy
+
+__all__ = [
+    "CARD_STATUS_LABELS",
+    "ROLE_LABELS",
+    "TIER_LABELS",
+    "Account",
+    "Activity",
+    "Agreement",
+    "AgreementVersion",
+    "ApiKey",
+    "Attendance",
+    "AuditEvent",
+    "Card",
+    "CardStatus",
+    "Claim",
+    "ClaimStatus",
+    "Community",
+    "EntryKind",
+    "LedgerEntry",
+    "Member",
+    "MemberStatus",
+    "MemberTransfer",
+    "Merchant",
+    "PointCategory",
+    "Redemption",
+    "RedemptionStatus",
+    "Role",
+    "Tier",
+    "TierPolicy",
+    "mask_name",
+]

@@ -1,0 +1,59 @@
+"""The points ledger (积分台账): append-only, hash-chained per member."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from rewards.extensions import db
+from rewards.models.types import UTCDateTime, str_enum
+
+
+class EntryKind(enum.StrEnum):
+    AWARD = "award"  # a certified claim
+    ATTENDANCE = "attendance"  # an activity attended
+    ADJUSTMENT = "adjustment"  # a secretary's or administrator's correction with a reason
+    REVERSAL = "reversal"  # cancels one earlier entry
+
+
+class LedgerEntry(db.Model):
+    """One signed points movement. Never updated or deleted: a correction is a reversal entry.
+
+    Each member's entries form a chain: ``seq`` counts 1, 2, 3 … and ``entry_hash`` covers the
+    entry's fields and ``prev_hash``, the hash of the member's previous entry.
+    """
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("points <> 0", name="points_nonzero"),
+        CheckConstraint("seq > 0", name="seq_positive"),
+        CheckConstraint(
+            "(kind = 'reversal') = (reverses_id IS NOT NULL)", name="reversal_has_target"
+        ),
+        UniqueConstraint("member_id", "seq"),
+        Index("ix_ledger_entries_member_id_occurred_on", "member_id", "occurred_on"),
+        Index("ix_ledger_entries_community_id_recorded_at", "community_id", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[EntryKind] = mapped_column(str_enum(EntryKind, "entry_kind"))
+    source_type: Mapped[str] = mapped_column(String(24))  # claim / activity / adjustment / entry
+    source_id: Mapped[int | None] = mapped_column(Integer)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    memo: Mapped[str] = mapped_column(String(200), default="")
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+    def __repr__(self) -> str:
+        return f"<LedgerEntry {self.id} member={self.member_id} {self.points:+d} {self.kind}>"

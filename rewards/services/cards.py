@@ -1,0 +1,335 @@
+"""Cards (动力卡): issue, suspend, resume, revoke, reissue; phone and printed-card tokens."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from rewards.clock import utcnow
+from rewards.errors import (
+    CardRevoked,
+    CardSuspended,
+    Conflict,
+    NotFound,
+    TokenExpired,
+    TokenInvalid,
+    ValidationFailed,
+)
+from rewards.models import Card, CardStatus, Member, MemberStatus, Role
+from rewards.services.audit import Actor, record, require_community, require_role
+
+CARD_NUMBER_DIGITS = 12
+
+
+# -- card numbers ---------------------------------------------------------------------------
+
+
+def luhn_check_digit(digits: str) -> str:
+    """The Luhn check digit to append to ``digits``."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 0:  # doubled: these sit at odd positions once the check digit is added
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return str((10 - total % 10) % 10)
+
+
+def is_valid_card_number(number: str) -> bool:
+    """Twelve digits whose last is the Luhn check digit of the rest."""
+    return (
+        len(number) == CARD_NUMBER_DIGITS
+        and number.isdigit()
+        and luhn_check_digit(number[:-1]) == number[-1]
+    )
+
+
+def new_card_number() -> str:
+    """A random card number: 11 digits (first not 0) and a Luhn check digit."""
+    body = str(secrets.randbelow(9 * 10**10) + 10**10)
+    return body + luhn_check_digit(body)
+
+
+def format_card_number(number: str) -> str:
+    """Group digits for people: 812345678901 → '8123 4567 8901'."""
+    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+def normalise_card_number(text: str) -> str | None:
+    """The card number typed in ``text`` (spaces and dashes allowed), or None if it is not one."""
+    digits = text.replace(" ", "").replace("-", "")
+    return digits if digits.isdigit() and len(digits) == CARD_NUMBER_DIGITS else None
+
+
+# -- lifecycle --------------------------------------------------------------------------------
+
+
+def _member_in_scope(session: Session, actor: Actor, member_id: int) -> Member:
+    require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound("找不到该党员。")
+    require_community(actor, member.community_id)
+    return member
+
+
+def _card_in_scope(session: Session, actor: Actor, card_id: int) -> Card:
+    card = session.scalar(select(Card).where(Card.id == card_id).with_for_update(of=Card))
+    if card is None:
+        raise NotFound("找不到这张卡。")
+    _member_in_scope(session, actor, card.member_id)
+    return card
+
+
+def current_card(session: Session, member_id: int) -> Card | None:
+    """The member's active or suspended card, if any."""
+    return session.scalar(
+        select(Card).where(
+            Card.member_id == member_id,
+            Card.status.in_([CardStatus.ACTIVE, CardStatus.SUSPENDED]),
+        )
+    )
+
+
+def issue_card(session: Session, actor: Actor, member_id: int, now: datetime | None = None) -> Card:
+    """Issue the member a new card (发卡). Refused while they hold an active or suspended card."""
+    now = now or utcnow()
+    member = _member_in_scope(session, actor, member_id)
+    if member.status is not MemberStatus.ACTIVE:
+        raise ValidationFailed("该党员的登记已停用，不能发卡。")
+    if current_card(session, member.id) is not None:
+        raise Conflict("该党员已有一张在用的卡；遗失请补办，不能重复发卡。")
+    generation = (
+        session.scalar(select(func.max(Card.generation)).where(Card.member_id == member.id)) or 0
+    ) + 1
+    card = Card(
+        card_no=new_card_number(),
+        member_id=member.id,
+        generation=generation,
+        status=CardStatus.ACTIVE,
+        issued_at=now,
+        issued_by_id=actor.account_id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(card)
+    except IntegrityError as exc:  # another issue for the same member won the race
+        raise Conflict("该党员已有一张在用的卡；遗失请补办，不能重复发卡。") from exc
+    record(
+        session,
+        actor,
+        "card.issue",
+        "card",
+        card.id,
+        at=now,
+        member_id=member.id,
+        generation=generation,
+    )
+    return card
+
+
+def _change_status(
+    session: Session,
+    actor: Actor,
+    card_id: int,
+    allowed_from: set[CardStatus],
+    to: CardStatus,
+    reason: str,
+    action: str,
+    now: datetime | None,
+) -> Card:
+    now = now or utcnow()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("请填写原因。")
+    card = _card_in_scope(session, actor, card_id)
+    if card.status not in allowed_from:
+        raise Conflict(f"这张卡当前状态为「{card.status.value}」，不能执行此操作。")
+    card.status = to
+    card.status_changed_at = now
+    card.status_reason = reason[:200]
+    session.flush()
+    record(session, actor, action, "card", card.id, at=now, reason=reason)
+    return card
+
+
+def suspend_card(
+    session: Session, actor: Actor, card_id: int, reason: str, now: datetime | None = None
+) -> Card:
+    """Suspend a card (暂停): merchants refuse it until it is resumed."""
+    return _change_status(
+        session,
+        actor,
+        card_id,
+        {CardStatus.ACTIVE},
+        CardStatus.SUSPENDED,
+        reason,
+        "card.suspend",
+        now,
+    )
+
+
+def resume_card(
+    session: Session, actor: Actor, card_id: int, reason: str, now: datetime | None = None
+) -> Card:
+    """Lift a suspension."""
+    return _change_status(
+        session,
+        actor,
+        card_id,
+        {CardStatus.SUSPENDED},
+        CardStatus.ACTIVE,
+        reason,
+        "card.resume",
+        now,
+    )
+
+
+def revoke_card(
+    session: Session, actor: Actor, card_id: int, reason: str, now: datetime | None = None
+) -> Card:
+    """Revoke a card for good (注销), e.g. when a member leaves the community's roster."""
+    return _change_status(
+        session,
+        actor,
+        card_id,
+        {CardStatus.ACTIVE, CardStatus.SUSPENDED},
+        CardStatus.REVOKED,
+        reason,
+        "card.revoke",
+        now,
+    )
+
+
+def reissue_card(
+    session: Session, actor: Actor, card_id: int, reason: str, now: datetime | None = None
+) -> Card:
+    """Replace a lost or damaged card (补办): the old card and all its codes stop working."""
+    now = now or utcnow()
+    old = _change_status(
+        session,
+        actor,
+        card_id,
+        {CardStatus.ACTIVE, CardStatus.SUSPENDED},
+        CardStatus.REPLACED,
+        reason,
+        "card.replace",
+        now,
+    )
+    return issue_card(session, actor, old.member_id, now)
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+
+class TokenKind(StrEnum):
+    PHONE = "phone"  # short-lived, single use, rotates on the member's screen
+    PRINTED = "printed"  # static, on the printed card, dies with the card's generation
+    CARD_NUMBER = "card_number"  # the printed number typed by hand
+
+
+@dataclass(frozen=True)
+class VerifiedCard:
+    """A credential that checked out: the card, how it was shown, and a phone token's nonce."""
+
+    card: Card
+    kind: TokenKind
+    nonce: str | None = None
+    expires_at: datetime | None = None
+
+
+class CardTokens:
+    """Signs and verifies card tokens with itsdangerous; keys oldest to newest, newest signs."""
+
+    PHONE_SALT = "rewards.card.phone"
+    PRINTED_SALT = "rewards.card.printed"
+
+    def __init__(self, secret_keys: list[str], phone_ttl_seconds: int = 60) -> None:
+        if not secret_keys:
+            raise ValueError("at least one secret key is needed")
+        self.phone_ttl_seconds = phone_ttl_seconds
+        self._phone = URLSafeSerializer(secret_keys, salt=self.PHONE_SALT, serializer=_CompactJSON)
+        self._printed = URLSafeSerializer(
+            secret_keys, salt=self.PRINTED_SALT, serializer=_CompactJSON
+        )
+
+    def phone_token(self, card: Card, now: datetime | None = None) -> tuple[str, datetime]:
+        """A fresh single-use token for the member's phone and the instant it expires."""
+        now = now or utcnow()
+        expires = int(now.timestamp()) + self.phone_ttl_seconds
+        token = self._phone.dumps(
+            {"c": card.card_no, "g": card.generation, "n": secrets.token_hex(8), "e": expires}
+        )
+        return token, datetime.fromtimestamp(expires, tz=now.tzinfo)
+
+    def printed_token(self, card: Card) -> str:
+        """The static token printed on the card, valid until the card is reissued or revoked."""
+        return self._printed.dumps({"c": card.card_no, "g": card.generation})
+
+    def verify(self, session: Session, text: str, now: datetime | None = None) -> VerifiedCard:
+        """Resolve a scanned or typed credential to a usable card, or raise the precise error."""
+        now = now or utcnow()
+        text = (text or "").strip()
+        if not text:
+            raise TokenInvalid("请扫描会员的卡码，或输入实体卡上的 12 位卡号。")
+        number = normalise_card_number(text)
+        if number is not None:
+            if not is_valid_card_number(number):
+                raise TokenInvalid("卡号校验位不对，可能输错了一位，请核对后重新输入。")
+            return VerifiedCard(_usable(session, number, None), TokenKind.CARD_NUMBER)
+        try:
+            payload = self._phone.loads(text)
+            kind = TokenKind.PHONE
+        except BadSignature:
+            try:
+                payload = self._printed.loads(text)
+                kind = TokenKind.PRINTED
+            except BadSignature as exc:
+                raise TokenInvalid() from exc
+        try:
+            card_no, generation = str(payload["c"]), int(payload["g"])
+            nonce = str(payload["n"]) if kind is TokenKind.PHONE else None
+            expires = int(payload["e"]) if kind is TokenKind.PHONE else None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TokenInvalid() from exc
+        expires_at = None
+        if expires is not None:
+            expires_at = datetime.fromtimestamp(expires, tz=now.tzinfo)
+            if now.timestamp() >= expires:
+                raise TokenExpired()
+        return VerifiedCard(_usable(session, card_no, generation), kind, nonce, expires_at)
+
+
+class _CompactJSON:
+    """JSON without spaces, so the QR code stays small and quick to scan."""
+
+    @staticmethod
+    def dumps(obj: object, **kwargs: object) -> str:
+        return json.dumps(obj, separators=(",", ":"))
+
+    @staticmethod
+    def loads(text: str | bytes) -> object:
+        return json.loads(text)
+
+
+def _usable(session: Session, card_no: str, generation: int | None) -> Card:
+    card = session.scalar(select(Card).where(Card.card_no == card_no))
+    if card is None:
+        raise TokenInvalid("查无此卡，请核对卡号，或请会员出示手机卡码。")
+    if generation is not None and generation != card.generation:
+        raise CardRevoked("此卡码属于已作废的旧卡，请会员使用新卡。")
+    if card.status is CardStatus.SUSPENDED:
+        raise CardSuspended()
+    if card.status is CardStatus.REPLACED:
+        raise CardRevoked("此卡已挂失补办，旧卡作废，请会员出示新卡或手机卡码。")
+    if card.status is CardStatus.REVOKED:
+        raise CardRevoked()
+    return card

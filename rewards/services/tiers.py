@@ -1,0 +1,165 @@
+"""Tiers (金卡 / 银卡), derived live from ledger points in the policy's trailing window."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from rewards.clock import business_date, months_before, utcnow
+from rewards.errors import ValidationFailed
+from rewards.models import LedgerEntry, Role, Tier, TierPolicy
+from rewards.services.audit import Actor, record, require_role
+
+
+@dataclass(frozen=True)
+class TierStanding:
+    """A member's tier on a date, with the numbers that explain it."""
+
+    tier: Tier
+    points: int
+    policy_version: int | None
+    window_start: date
+    window_end: date
+    gold_threshold: int | None
+    silver_threshold: int | None
+
+    @property
+    def next_tier(self) -> Tier | None:
+        return {Tier.NONE: Tier.SILVER, Tier.SILVER: Tier.GOLD}.get(self.tier)
+
+    @property
+    def points_to_next(self) -> int | None:
+        """Points still needed for the next tier (None at gold or with no policy)."""
+        if self.tier is Tier.NONE and self.silver_threshold is not None:
+            return self.silver_threshold - self.points
+        if self.tier is Tier.SILVER and self.gold_threshold is not None:
+            return self.gold_threshold - self.points
+        return None
+
+
+def current_policy(session: Session, at: datetime | None = None) -> TierPolicy | None:
+    """The policy in force at instant ``at``: the newest version already effective."""
+    return session.scalar(
+        select(TierPolicy)
+        .where(TierPolicy.effective_from <= (at or utcnow()))
+        .order_by(TierPolicy.version.desc())
+        .limit(1)
+    )
+
+
+def set_policy(
+    session: Session,
+    actor: Actor,
+    gold_threshold: int,
+    silver_threshold: int,
+    window_months: int = 12,
+    effective_from: datetime | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> TierPolicy:
+    """Publish a new version of the tier policy (district administrators only)."""
+    require_role(actor, Role.DISTRICT_ADMIN)
+    if not 0 < silver_threshold < gold_threshold:
+        raise ValidationFailed("金卡门槛必须高于银卡门槛，且银卡门槛必须大于 0。")
+    if not 1 <= window_months <= 60:
+        raise ValidationFailed("积分统计周期必须在 1 到 60 个月之间。")
+    now = now or utcnow()
+    latest = session.scalar(select(func.max(TierPolicy.version))) or 0
+    policy = TierPolicy(
+        version=latest + 1,
+        gold_threshold=gold_threshold,
+        silver_threshold=silver_threshold,
+        window_months=window_months,
+        effective_from=effective_from or now,
+        note=note,
+        created_by_id=actor.account_id,
+        created_at=now,
+    )
+    session.add(policy)
+    session.flush()
+    record(
+        session,
+        actor,
+        "tier_policy.publish",
+        "tier_policy",
+        policy.id,
+        at=now,
+        version=policy.version,
+        gold=gold_threshold,
+        silver=silver_threshold,
+        window_months=window_months,
+    )
+    return policy
+
+
+def tier_for_points(points: int, policy: TierPolicy | None) -> Tier:
+    """Apply a policy's thresholds to a number of points."""
+    if policy is None:
+        return Tier.NONE
+    if points >= policy.gold_threshold:
+        return Tier.GOLD
+    if points >= policy.silver_threshold:
+        return Tier.SILVER
+    return Tier.NONE
+
+
+def window(policy: TierPolicy | None, on: date) -> tuple[date, date]:
+    """The first and last service dates that count on day ``on``: the trailing window_months."""
+    months = policy.window_months if policy else 12
+    return months_before(on, months) + timedelta(days=1), on
+
+
+def points_in_window(
+    session: Session, member_ids: Iterable[int], start: date, end: date
+) -> dict[int, int]:
+    """Sum of ledger points per member over service dates ``start`` … ``end``, inclusive."""
+    ids = list(member_ids)
+    totals: dict[int, int] = {}
+    for chunk_start in range(0, len(ids), 5000):
+        chunk = ids[chunk_start : chunk_start + 5000]
+        rows = session.execute(
+            select(LedgerEntry.member_id, func.sum(LedgerEntry.points))
+            .where(
+                LedgerEntry.member_id.in_(chunk),
+                LedgerEntry.occurred_on >= start,
+                LedgerEntry.occurred_on <= end,
+            )
+            .group_by(LedgerEntry.member_id)
+        )
+        totals.update({member_id: int(total) for member_id, total in rows})
+    return totals
+
+
+def evaluate_tier(
+    session: Session, member_id: int, at: datetime | None = None, policy: TierPolicy | None = None
+) -> TierStanding:
+    """The member's tier at instant ``at``, from the ledger and the policy then in force."""
+    at = at or utcnow()
+    policy = policy or current_policy(session, at)
+    start, end = window(policy, business_date(at))
+    points = points_in_window(session, [member_id], start, end).get(member_id, 0)
+    return TierStanding(
+        tier=tier_for_points(points, policy),
+        points=points,
+        policy_version=policy.version if policy else None,
+        window_start=start,
+        window_end=end,
+        gold_threshold=policy.gold_threshold if policy else None,
+        silver_threshold=policy.silver_threshold if policy else None,
+    )
+
+
+def evaluate_tiers(
+    session: Session, member_ids: Iterable[int], at: datetime | None = None
+) -> dict[int, Tier]:
+    """Tiers of many members at once (one grouped query per 5,000 members)."""
+    at = at or utcnow()
+    policy = current_policy(session, at)
+    ids = list(member_ids)
+    start, end = window(policy, business_date(at))
+    totals = points_in_window(session, ids, start, end)
+    return {member_id: tier_for_points(totals.get(member_id, 0), policy) for member_id in ids}
