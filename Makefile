@@ -1,0 +1,57 @@
+# The README's commands. `make run` and `make test` are the whole quick start.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+# PostgreSQL for the second test pass (trust auth on this machine's local server).
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test test-sqlite test-postgres bench lint format clean
+
+$(BIN)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/rewards db upgrade
+	$(BIN)/rewards seed-demo --if-empty
+	$(BIN)/rewards run --host $(HOST) --port $(PORT)
+
+test: install test-sqlite test-postgres
+
+test-sqlite: install
+	$(BIN)/pytest
+
+# Runs when a PostgreSQL server answers; says so loudly when none does.
+# REQUIRE_POSTGRES=1 (set by .ci/run) turns a missing server into a failure.
+test-postgres: install
+	@if $(BIN)/python -c "import sys, psycopg; psycopg.connect(sys.argv[1].replace('+psycopg', ''), connect_timeout=3).close()" "$(PG_TEST_URL)" 2>/dev/null; then \
+		echo "== PostgreSQL pass ($(PG_TEST_URL)) =="; \
+		REWARDS_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest; \
+	else \
+		echo ""; \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+		echo "!!  PostgreSQL is NOT reachable at $(PG_TEST_URL)"; \
+		echo "!!  The PostgreSQL test pass was SKIPPED: only SQLite was tested."; \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+		if [ -n "$(REQUIRE_POSTGRES)" ]; then exit 1; fi; \
+	fi
+
+bench: install
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache test-output
