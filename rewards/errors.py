@@ -64,7 +64,7 @@ class CardRevoked(DomainError):
 class TierNone(DomainError):
     code = "tier_none"
     status = 422
-    message = "持卡人近期积分未达到银卡标准，本次不能享受优惠。"
+    message = "持卡人当前积分未达到银卡标准，本次不能享受优惠；会员可在党员端查看积分和差距。"
 
 
 class NoAgreement(DomainError):

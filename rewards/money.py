@@ -9,18 +9,20 @@ from rewards.errors import AmountInvalid
 # A single bill above this is a typing mistake, not a sale at a neighbourhood shop.
 MAX_AMOUNT_FEN = 10_000_000  # ¥100,000.00
 
-_YUAN = re.compile(r"^(?P<yuan>\d{1,9})(?:\.(?P<fen>\d{1,2}))?$")
+# ASCII digits only (a bare \d also takes ١٢ or １２); commas only as thousands separators, so
+# "12,50" (a decimal comma) is refused rather than read as ¥1,250.
+_YUAN = re.compile(r"^(?P<yuan>\d{1,9}|\d{1,3}(?:,\d{3}){1,2})(?:\.(?P<fen>\d{1,2}))?$", re.ASCII)
 
 
 def parse_yuan(text: object) -> int:
     """Parse a typed yuan amount such as ``"128.5"`` into fen (12850); never via float."""
     if not isinstance(text, str):
         raise AmountInvalid('金额必须是文本形式的数字，例如 "128.50"。')
-    cleaned = text.strip().removeprefix("¥").removeprefix("￥").replace(",", "").strip()
-    match = _YUAN.match(cleaned)
+    cleaned = text.strip().removeprefix("¥").removeprefix("￥").strip()
+    match = _YUAN.fullmatch(cleaned)
     if not match:
         raise AmountInvalid()
-    fen = int(match["yuan"]) * 100 + int((match["fen"] or "0").ljust(2, "0"))
+    fen = int(match["yuan"].replace(",", "")) * 100 + int((match["fen"] or "0").ljust(2, "0"))
     if fen <= 0:
         raise AmountInvalid("金额必须大于 0。")
     if fen > MAX_AMOUNT_FEN:
@@ -47,6 +49,8 @@ def format_zhe(pay_percent: int) -> str:
     """Show a pay percentage in the 折 convention: 88 → '88折', 90 → '9折', 100 → '无折扣'."""
     if pay_percent >= 100:
         return "无折扣"
+    if pay_percent < 10:  # 5% to pay is 0.5折, not 5折 (which is half price)
+        return f"0.{pay_percent}折"
     if pay_percent % 10 == 0:
         return f"{pay_percent // 10}折"
     return f"{pay_percent}折"

@@ -47,6 +47,7 @@ def is_valid_card_number(number: str) -> bool:
     """Twelve digits whose last is the Luhn check digit of the rest."""
     return (
         len(number) == CARD_NUMBER_DIGITS
+        and number.isascii()  # str.isdigit() also accepts ² or ١, which int() then refuses
         and number.isdigit()
         and luhn_check_digit(number[:-1]) == number[-1]
     )
@@ -66,7 +67,8 @@ def format_card_number(number: str) -> str:
 def normalise_card_number(text: str) -> str | None:
     """The card number typed in ``text`` (spaces and dashes allowed), or None if it is not one."""
     digits = text.replace(" ", "").replace("-", "")
-    return digits if digits.isdigit() and len(digits) == CARD_NUMBER_DIGITS else None
+    is_number = digits.isascii() and digits.isdigit() and len(digits) == CARD_NUMBER_DIGITS
+    return digits if is_number else None
 
 
 # -- lifecycle --------------------------------------------------------------------------------

@@ -77,12 +77,11 @@ def preview(
     member = verified.card.member
     standing = evaluate_tier(session, member.id, at=now)
     if standing.tier is Tier.NONE:
+        # The merchant learns only that there is no tier, never the member's points (PIPL).
         raise TierNone(
-            f"持卡人近 12 个月积分 {standing.points} 分，未达到银卡标准"
-            f"（{standing.silver_threshold or '未设置'} 分），本次不能享受优惠。"
-            if standing.silver_threshold
-            else "区里尚未设置积分等级标准，暂不能享受优惠。",
-            points=standing.points,
+            None
+            if standing.silver_threshold is not None
+            else "区里尚未设置积分等级标准，暂不能享受优惠。"
         )
     terms = terms_for(session, merchant.id, member.community_id, standing.tier, business_date(now))
     if amount_fen < terms.min_spend_fen:
@@ -150,7 +149,14 @@ def confirm(
     if earlier is not None:
         return earlier, False
 
-    quote = preview(session, actor, tokens, credential, amount, now)
+    try:
+        quote = preview(session, actor, tokens, credential, amount, now)
+    except TokenUsed:
+        # A concurrent retry with this key may have used the phone token since the check above.
+        earlier = _replay(session, merchant.id, idempotency_key, fingerprint)
+        if earlier is not None:
+            return earlier, False
+        raise
     redemption = Redemption(
         number=f"{business_date(now):%y%m%d}{secrets.randbelow(10**8):08d}",
         merchant_id=merchant.id,
