@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from rewards.clock import utcnow
 from rewards.extensions import db, login_manager
-from rewards.models import Account, Role
+from rewards.models import Account, AuditEvent, Role
 from rewards.services import accounts
-from rewards.services.audit import Actor
+from rewards.services.audit import Actor, record
 from rewards.services.cards import CardTokens
 
 bp = Blueprint("auth", __name__)
@@ -34,14 +49,26 @@ HOME_ENDPOINTS = {
     Role.MERCHANT_MANAGER: "merchant.home",
 }
 
+# Sign-in throttling: this many failures for one username within the window locks it briefly.
+MAX_FAILED_SIGN_INS = 10
+FAILED_SIGN_IN_WINDOW = timedelta(minutes=15)
+FAILED_SIGN_IN_ACTION = "account.sign_in_failed"
+
 
 class SignInForm(FlaskForm):
-    username = StringField(_l("用户名"), validators=[DataRequired(), Length(max=40)])
-    password = PasswordField(_l("密码"), validators=[DataRequired(), Length(max=200)])
+    """The sign-in form (登录): username and password."""
+
+    username = StringField(
+        _l("用户名"), validators=[DataRequired(_l("请输入用户名。")), Length(max=40)]
+    )
+    password = PasswordField(
+        _l("密码"), validators=[DataRequired(_l("请输入密码。")), Length(max=200)]
+    )
 
 
 @login_manager.user_loader
 def load_account(account_id: str) -> Account | None:
+    """The session's account, reloaded on every request; a disabled account drops out at once."""
     account = db.session.get(Account, int(account_id)) if account_id.isdigit() else None
     return account if account is not None and account.is_enabled else None
 
@@ -73,14 +100,43 @@ def requires_role(*roles: Role) -> Callable[[F], F]:
 
 
 def home_url(account: Account) -> str:
+    """The home page of the account's portal."""
     return url_for(HOME_ENDPOINTS[account.role])
 
 
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never redirect a sign-in to another host."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None: never redirect a sign-in elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Browsers drop tabs and newlines and read "\" as "/", turning "/\t/evil" into "//evil".
+    if "\\" in target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _throttle_label(username: str) -> str:
+    return f"sign-in:{username.strip()[:40]}"
+
+
+def sign_in_throttled(session: Session, username: str, now: datetime | None = None) -> bool:
+    """True when ``username`` has had too many failed sign-ins within the window."""
+    since = (now or utcnow()) - FAILED_SIGN_IN_WINDOW
+    failures = session.scalar(
+        select(func.count(AuditEvent.id)).where(
+            AuditEvent.action == FAILED_SIGN_IN_ACTION,
+            AuditEvent.recorded_at >= since,
+            AuditEvent.actor_label == _throttle_label(username),
+        )
+    )
+    return failures >= MAX_FAILED_SIGN_INS
+
+
+def _record_failed_sign_in(session: Session, username: str) -> None:
+    actor = Actor(label=_throttle_label(username))
+    record(session, actor, FAILED_SIGN_IN_ACTION, "account", None, ip=request.remote_addr)
 
 
 @bp.get("/")
@@ -91,33 +147,52 @@ def index() -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def sign_in() -> Response | str:
+def sign_in() -> Response | str | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
     form = SignInForm()
     if form.validate_on_submit():
-        account = accounts.authenticate(db.session, form.username.data, form.password.data)
+        username = form.username.data or ""
+        if sign_in_throttled(db.session, username):
+            flash(_("登录失败次数过多，请 15 分钟后再试。"), "error")
+            return render_template("auth/sign_in.html", form=form), 429
+        account = accounts.authenticate(db.session, username, form.password.data or "")
         if account is None:
-            flash(_("用户名或密码不正确，或账号已停用。"), "error")
+            _record_failed_sign_in(db.session, username)
+            db.session.commit()
+            flash(_("用户名或密码不正确。账号如已停用，请联系社区或店长。"), "error")
         else:
+            record(db.session, Actor.for_account(account), "account.sign_in", "account", account.id)
             db.session.commit()
             login_user(account)
-            return redirect(_safe_next(request.args.get("next")) or home_url(account))
+            return redirect(safe_next(request.args.get("next")) or home_url(account))
     return render_template("auth/sign_in.html", form=form)
 
 
 @bp.post("/logout")
-@login_required
 def sign_out() -> Response:
-    logout_user()
-    flash(_("已退出登录。"), "info")
+    if current_user.is_authenticated:
+        logout_user()
+        flash(_("已退出登录。"), "info")
     return redirect(url_for("auth.sign_in"))
 
 
+def _csrf_refused(error: CSRFError) -> Response | tuple[Response | str, int]:
+    """A form without a valid CSRF token: explain in Chinese (the API keeps its JSON body)."""
+    from rewards.web import API_PREFIX, handle_http_error
+
+    if request.path.startswith(API_PREFIX):
+        return handle_http_error(error)
+    message = _("页面已过期或无法确认请求来自本站，请返回刷新页面后重新提交。")
+    return render_template("errors/error.html", message=message, code=400), 400
+
+
 def init_app(app: Flask) -> None:
+    """Bind Flask-Login and the sign-in pages to ``app``."""
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message = _l("请先登录。")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+    app.register_error_handler(CSRFError, _csrf_refused)
     app.register_blueprint(bp)

@@ -1,0 +1,273 @@
+"""Read-only overviews (概览) for the portals' home pages: a member's points and card, a
+community's members, cards by live tier and pending claims, and the district's table."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, joinedload
+
+from rewards.clock import business_date, utcnow
+from rewards.errors import Forbidden, NotFound
+from rewards.models import (
+    Card,
+    CardStatus,
+    Claim,
+    ClaimStatus,
+    Community,
+    LedgerEntry,
+    Member,
+    MemberStatus,
+    Role,
+    Tier,
+)
+from rewards.services import cards, ledger, tiers
+from rewards.services.audit import Actor, require_community, require_role
+
+RECENT_ENTRIES = 10
+OLDEST_PENDING_CLAIMS = 10
+
+
+# -- a member ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberOverview:
+    """What a member sees first: tier standing, all-time points, card, recent entries."""
+
+    member: Member
+    standing: tiers.TierStanding
+    all_time_points: int
+    card: Card | None
+    recent_entries: Sequence[LedgerEntry]
+    pending_claims: int
+
+    @property
+    def progress_percent(self) -> int:
+        """How far the window's points have come towards the next tier's threshold (0 … 100)."""
+        s = self.standing
+        if s.tier is Tier.GOLD:
+            return 100
+        target = s.silver_threshold if s.tier is Tier.NONE else s.gold_threshold
+        if not target:
+            return 0
+        return max(0, min(100, s.points * 100 // target))
+
+
+def _member_in_reach(session: Session, actor: Actor, member_id: int) -> Member:
+    """The member, if the actor may see them: themselves, their secretary, the district."""
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound("找不到该党员。")
+    if actor.role is Role.MEMBER:
+        if actor.member_id != member.id:
+            raise Forbidden("只能查看自己的积分和卡。")
+        return member
+    require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
+    require_community(actor, member.community_id)
+    return member
+
+
+def member_overview(
+    session: Session, actor: Actor, member_id: int, at: datetime | None = None
+) -> MemberOverview:
+    """A member's home page: live tier, points in the window and all-time, card, last entries."""
+    at = at or utcnow()
+    member = _member_in_reach(session, actor, member_id)
+    recent = session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.member_id == member.id)
+        .order_by(LedgerEntry.seq.desc())
+        .limit(RECENT_ENTRIES)
+    ).all()
+    pending = session.scalar(
+        select(func.count(Claim.id)).where(
+            Claim.member_id == member.id, Claim.status == ClaimStatus.PENDING
+        )
+    )
+    return MemberOverview(
+        member=member,
+        standing=tiers.evaluate_tier(session, member.id, at),
+        all_time_points=ledger.balance(session, member.id),
+        card=cards.current_card(session, member.id),
+        recent_entries=recent,
+        pending_claims=pending or 0,
+    )
+
+
+# -- communities ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommunityCounts:
+    """Counts for one community, or summed over many."""
+
+    members: int = 0  # active registrations (在册党员)
+    gold_cards: int = 0  # active cards whose holder is gold today
+    silver_cards: int = 0
+    untiered_cards: int = 0  # active cards whose holder is below silver today
+    suspended_cards: int = 0
+    pending_claims: int = 0
+
+    @property
+    def active_cards(self) -> int:
+        return self.gold_cards + self.silver_cards + self.untiered_cards
+
+    def __add__(self, other: CommunityCounts) -> CommunityCounts:
+        return CommunityCounts(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
+
+
+@dataclass(frozen=True)
+class CommunitySummary:
+    """One community and its counts."""
+
+    community: Community
+    counts: CommunityCounts
+
+
+@dataclass(frozen=True)
+class CommunityOverview:
+    """A secretary's home: the community's counts and the oldest claims waiting for them."""
+
+    summary: CommunitySummary
+    oldest_pending: Sequence[Claim]
+    tier_policy_version: int | None
+
+
+@dataclass(frozen=True)
+class DistrictOverview:
+    """The district administrator's home: every community's counts and the district's total."""
+
+    communities: Sequence[CommunitySummary]
+    totals: CommunityCounts
+    tier_policy_version: int | None
+
+
+def _grouped_counts(session: Session, statement) -> dict[int, int]:  # type: ignore[no-untyped-def]
+    return {community_id: int(count) for community_id, count in session.execute(statement)}
+
+
+def _counts_by_community(
+    session: Session, community_ids: Sequence[int], at: datetime
+) -> dict[int, CommunityCounts]:
+    """Counts for each of ``community_ids`` in a handful of grouped queries."""
+    members = _grouped_counts(
+        session,
+        select(Member.community_id, func.count(Member.id))
+        .where(Member.community_id.in_(community_ids), Member.status == MemberStatus.ACTIVE)
+        .group_by(Member.community_id),
+    )
+    suspended = _grouped_counts(
+        session,
+        select(Member.community_id, func.count(Card.id))
+        .join(Member, Member.id == Card.member_id)
+        .where(Member.community_id.in_(community_ids), Card.status == CardStatus.SUSPENDED)
+        .group_by(Member.community_id),
+    )
+    # Scoped by where the member is registered now: that secretary is the one who certifies.
+    pending = _grouped_counts(
+        session,
+        select(Member.community_id, func.count(Claim.id))
+        .join(Member, Member.id == Claim.member_id)
+        .where(Member.community_id.in_(community_ids), Claim.status == ClaimStatus.PENDING)
+        .group_by(Member.community_id),
+    )
+    # Live tiers of active cards' holders: one row per holder with their points in the window.
+    policy = tiers.current_policy(session, at)
+    start, end = tiers.window(policy, business_date(at))
+    holders = session.execute(
+        select(Member.community_id, func.coalesce(func.sum(LedgerEntry.points), 0))
+        .select_from(Card)
+        .join(Member, Member.id == Card.member_id)
+        .outerjoin(
+            LedgerEntry,
+            and_(
+                LedgerEntry.member_id == Card.member_id,
+                LedgerEntry.occurred_on >= start,
+                LedgerEntry.occurred_on <= end,
+            ),
+        )
+        .where(Member.community_id.in_(community_ids), Card.status == CardStatus.ACTIVE)
+        .group_by(Member.community_id, Card.member_id)
+    )
+    by_tier: Counter[tuple[int, Tier]] = Counter(
+        (community_id, tiers.tier_for_points(int(points), policy))
+        for community_id, points in holders
+    )
+    return {
+        cid: CommunityCounts(
+            members=members.get(cid, 0),
+            gold_cards=by_tier[(cid, Tier.GOLD)],
+            silver_cards=by_tier[(cid, Tier.SILVER)],
+            untiered_cards=by_tier[(cid, Tier.NONE)],
+            suspended_cards=suspended.get(cid, 0),
+            pending_claims=pending.get(cid, 0),
+        )
+        for cid in community_ids
+    }
+
+
+def _community_in_reach(session: Session, actor: Actor, community_id: int) -> Community:
+    require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
+    community = session.get(Community, community_id)
+    if community is None:
+        raise NotFound("找不到该社区。")
+    require_community(actor, community.id)
+    return community
+
+
+def community_overview(
+    session: Session,
+    actor: Actor,
+    community_id: int | None = None,
+    *,
+    code: str | None = None,
+    at: datetime | None = None,
+) -> CommunityOverview:
+    """One community's page, by id or by code (C01 …): counts and the oldest pending claims."""
+    at = at or utcnow()
+    if code is not None:
+        require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
+        community_id = session.scalar(select(Community.id).where(Community.code == code.upper()))
+    if community_id is None:
+        raise NotFound("找不到该社区。")
+    community = _community_in_reach(session, actor, community_id)
+    counts = _counts_by_community(session, [community.id], at)[community.id]
+    oldest = session.scalars(
+        select(Claim)
+        .join(Member, Member.id == Claim.member_id)
+        .options(joinedload(Claim.member))
+        .where(Member.community_id == community.id, Claim.status == ClaimStatus.PENDING)
+        .order_by(Claim.submitted_at, Claim.id)
+        .limit(OLDEST_PENDING_CLAIMS)
+    ).all()
+    policy = tiers.current_policy(session, at)
+    return CommunityOverview(
+        summary=CommunitySummary(community, counts),
+        oldest_pending=oldest,
+        tier_policy_version=policy.version if policy else None,
+    )
+
+
+def district_overview(
+    session: Session, actor: Actor, at: datetime | None = None
+) -> DistrictOverview:
+    """Every community's counts, by community code, and the district's totals."""
+    at = at or utcnow()
+    require_role(actor, Role.DISTRICT_ADMIN)
+    communities = session.scalars(select(Community).order_by(Community.code)).all()
+    counts = _counts_by_community(session, [c.id for c in communities], at)
+    summaries = [CommunitySummary(c, counts[c.id]) for c in communities]
+    totals = sum((s.counts for s in summaries), CommunityCounts())
+    policy = tiers.current_policy(session, at)
+    return DistrictOverview(
+        communities=summaries,
+        totals=totals,
+        tier_policy_version=policy.version if policy else None,
+    )

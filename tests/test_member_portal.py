@@ -1,0 +1,161 @@
+"""The member's home page: live tier, points, card, recent ledger entries, only their own."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from rewards.clock import business_date
+from rewards.errors import Forbidden
+from rewards.models import LedgerEntry, Role
+from rewards.services import cards, certification, ledger
+from rewards.services.audit import Actor
+from rewards.services.cards import format_card_number
+from rewards.services.overview import member_overview
+from rewards.services.qrcodes import qr_svg
+from tests import factories
+from tests.test_auth import sign_in
+
+
+def stat(html: str, name: str) -> int:
+    """The number shown in the element marked ``data-stat=name``."""
+    return int(re.search(rf'data-stat="{name}">(-?\d+)<', html).group(1))
+
+
+def open_home(client, session, member) -> str:  # type: ignore[no-untyped-def]
+    account = factories.account(session, Role.MEMBER, member=member)
+    session.commit()
+    sign_in(client, account)
+    page = client.get("/member/")
+    assert page.status_code == 200
+    return page.text
+
+
+def adjust(session, member, points: int, reason: str, days_ago: int = 5):  # type: ignore[no-untyped-def]
+    return ledger.adjust(
+        session,
+        factories.OPERATOR,
+        member.id,
+        points,
+        reason,
+        business_date() - timedelta(days=days_ago),
+        idempotency_key=reason,
+    )
+
+
+def ledger_entry_of(session, member, memo: str) -> int:  # type: ignore[no-untyped-def]
+    return session.scalar(
+        select(LedgerEntry.id).where(LedgerEntry.member_id == member.id, LedgerEntry.memo == memo)
+    )
+
+
+def test_gold_member_sees_gold_points_and_formatted_card_number(client, session, world):
+    page = open_home(client, session, world.gold)
+    assert "金卡" in page
+    assert stat(page, "window_points") == 120
+    assert stat(page, "all_time_points") == 120
+    assert format_card_number(world.gold_card.card_no) in page
+    assert "正常" in page
+    assert "已达到最高等级" in page
+
+
+def test_silver_member_sees_points_still_needed_for_gold(client, session, world):
+    page = open_home(client, session, world.silver)
+    assert "银卡" in page
+    assert "再得 40 分可升为金卡（门槛 100 分）" in page
+
+
+def test_member_below_silver_is_told_there_is_no_discount(client, session, world):
+    page = open_home(client, session, world.plain)
+    assert "再得 40 分可升为银卡（门槛 50 分）" in page
+    assert "暂不能享受联盟商家的优惠" in page
+
+
+def test_points_outside_the_window_count_all_time_but_not_for_the_tier(client, session, world):
+    adjust(session, world.plain, 300, "系统上线前的积分", days_ago=400)
+    session.commit()
+    page = open_home(client, session, world.plain)
+    assert stat(page, "window_points") == 10
+    assert stat(page, "all_time_points") == 310
+    assert "未达等级" in page
+
+
+def test_home_lists_the_last_ten_entries_newest_first_with_sign(client, session, world):
+    for n in range(1, 12):
+        adjust(session, world.plain, n, f"第{n:02d}次调整")
+    reversal = ledger.reverse(
+        session, factories.OPERATOR, ledger_entry_of(session, world.plain, "第11次调整"), "录入错误"
+    )
+    session.commit()
+    page = open_home(client, session, world.plain)
+    memos = re.findall(r"第(\d\d)次调整|录入错误", page)
+    shown = [m or "reversal" for m in memos]
+    assert shown == ["reversal", "11", "10", "09", "08", "07", "06", "05", "04", "03"]
+    assert "第02次调整" not in page and "第01次调整" not in page
+    assert f">{reversal.points:+d}<" in page and ">+10<" in page
+    assert "冲正" in page and "积分调整" in page
+
+
+def test_home_shows_the_printed_card_qr_of_the_current_card(client, session, world, tokens):
+    page = open_home(client, session, world.gold)
+    assert qr_svg(tokens.printed_token(world.gold_card), scale=4) in page
+
+
+def test_suspended_card_shows_no_qr_and_says_why(client, session, world):
+    cards.suspend_card(session, factories.OPERATOR, world.gold_card.id, "会员申请暂停")
+    session.commit()
+    page = open_home(client, session, world.gold)
+    assert "已暂停" in page
+    assert "<svg" not in page
+    assert "商家不会给予优惠" in page
+
+
+def test_member_without_card_is_told_where_to_get_one(client, session, world):
+    newcomer = factories.member(session, world.home, name="赵六")
+    page = open_home(client, session, newcomer)
+    assert "您还没有动力卡" in page
+    assert stat(page, "all_time_points") == 0
+
+
+def test_home_counts_the_members_pending_claims(client, session, world):
+    account = factories.account(session, Role.MEMBER, member=world.silver)
+    for text in ("帮扶独居老人", "社区清扫"):
+        certification.submit_claim(
+            session,
+            Actor.for_account(account),
+            world.silver.id,
+            world.category.id,
+            text,
+            business_date() - timedelta(days=1),
+        )
+    session.commit()
+    sign_in(client, account)
+    page = client.get("/member/").text
+    assert "您有 2 条服务申报正在等待社区认定" in page
+
+
+def test_member_sees_only_their_own_data(client, session, world):
+    adjust(session, world.gold, 7, "金卡党员的私人记录")
+    session.commit()
+    page = open_home(client, session, world.silver)
+    assert world.silver.name in page
+    assert world.gold.name not in page
+    assert format_card_number(world.gold_card.card_no) not in page
+    assert "金卡党员的私人记录" not in page
+    assert stat(page, "window_points") == 60
+
+
+def test_overview_refuses_another_members_data(session, world):
+    account = factories.account(session, Role.MEMBER, member=world.silver)
+    with pytest.raises(Forbidden):
+        member_overview(session, Actor.for_account(account), world.gold.id)
+
+
+def test_secretary_of_another_community_cannot_read_a_members_overview(session, world):
+    stranger = factories.account(session, Role.SECRETARY, community=world.other)
+    with pytest.raises(Forbidden):
+        member_overview(session, Actor.for_account(stranger), world.gold.id)
+    assert member_overview(session, world.actor(world.secretary), world.gold.id).standing.points
