@@ -23,10 +23,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
 
     from rewards import auth, web
-    from rewards.extensions import babel, csrf, db, migrate
+    from rewards.extensions import babel, configure_engine, csrf, db, migrate
     from rewards.services.cards import CardTokens
 
     db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale)
@@ -43,6 +45,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(merchant_bp)
     app.register_blueprint(member_bp)
     app.register_blueprint(community_bp)
+
+    from merchant_portal.api import init_app as init_pos_api
+
+    init_pos_api(app)
 
     from rewards.cli import register_commands
 

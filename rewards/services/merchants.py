@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -70,6 +70,19 @@ def authenticate_api_key(session: Session, key: str) -> ApiKey | None:
     if merchant is None or not merchant.is_enabled:
         return None
     return api_key
+
+
+# A POS calls many times a minute; noting each call would add a write to every checkout.
+API_KEY_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def note_api_key_use(api_key: ApiKey, now: datetime | None = None) -> bool:
+    """Set ``last_used_at`` if it is a minute old or unset; True if the caller should commit."""
+    now = now or utcnow()
+    if api_key.last_used_at is not None and now - api_key.last_used_at < API_KEY_USE_RESOLUTION:
+        return False
+    api_key.last_used_at = now
+    return True
 
 
 def revoke_api_key(
