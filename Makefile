@@ -15,7 +15,15 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-install: $(BIN)/.installed
+# The camera scanner's QR decoder (zxing-wasm) comes from the npm registry and is served by
+# the app itself, never from a CDN.
+VENDOR := merchant_portal/static/vendor/zxing-reader.js
+$(VENDOR): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	npm run --silent vendor
+	@touch $@
+
+install: $(BIN)/.installed $(VENDOR)
 
 run: install
 	$(BIN)/rewards db upgrade

@@ -1,0 +1,167 @@
+"""Browser tests: the app served for real on 127.0.0.1, driven by the system's Chromium."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from rewards import create_app
+from rewards.clock import business_date
+from rewards.extensions import db
+from tests import factories
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "e2e"
+PASSWORD = "correct horse"
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "tablet": {"width": 1024, "height": 768}}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason=f"browser tests need Chromium at {CHROMIUM}, which is missing")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
+@dataclass
+class Shop:
+    """What the browser tests need to know about the data behind the server."""
+
+    url: str
+    app: Flask
+    cashier: str
+    manager: str
+    gold_card_id: int
+    gold_card_no: str
+    silver_card_no: str
+    merchant_id: int
+    cashier_id: int
+
+    def phone_token(self) -> str:
+        """A fresh phone token for the gold card, as the member's screen would show it."""
+        from rewards.models import Card
+
+        with self.app.app_context():
+            card = db.session.get(Card, self.gold_card_id)
+            token, _ = self.app.extensions["rewards.card_tokens"].phone_token(card)
+            return token
+
+    def printed_token(self) -> str:
+        """The static token printed on the gold card's QR."""
+        from rewards.models import Card
+
+        with self.app.app_context():
+            card = db.session.get(Card, self.gold_card_id)
+            return self.app.extensions["rewards.card_tokens"].printed_token(card)
+
+
+@pytest.fixture()
+def live_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
+    """A fresh SQLite world (gold 88折, silver 95折 at the shop) behind a real HTTP server."""
+    monkeypatch.setenv("REWARDS_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.sqlite3'}",
+            "SECRET_KEY": "e2e-secret-key",
+            "SECRET_KEY_FALLBACKS": [],
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        world = factories.build_world(db.session)
+        # Older points too, so sales on earlier days (for the reports) find the same tiers.
+        long_ago = business_date() - timedelta(days=90)
+        factories.points(db.session, world.gold, 200, long_ago)
+        factories.points(db.session, world.silver, 30, long_ago)
+        db.session.commit()
+        shop = Shop(
+            url="",
+            app=app,
+            cashier=world.cashier.username,
+            manager=world.manager.username,
+            gold_card_id=world.gold_card.id,
+            gold_card_no=world.gold_card.card_no,
+            silver_card_no=world.silver_card.card_no,
+            merchant_id=world.shop.id,
+            cashier_id=world.cashier.id,
+        )
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    shop.url = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield shop
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):  # type: ignore[no-untyped-def]
+    browser = playwright_driver.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    )
+    yield browser
+    browser.close()
+
+
+def screenshot(page, name: str, full_page: bool = True) -> Path:  # type: ignore[no-untyped-def]
+    """Save a screenshot under test-output/e2e/ (look at them); ``full_page`` False keeps only
+    what is in view without scrolling."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def sign_in(page, shop: Shop, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{shop.url}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{shop.url}/merchant/")
+
+
+def only_local_requests(context, shop: Shop) -> list[str]:  # type: ignore[no-untyped-def]
+    """Refuse and record every request that leaves the app (a CDN must never be needed)."""
+    outside: list[str] = []
+
+    def guard(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.url.startswith(shop.url) or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    return outside
