@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, flash, jsonify, redirect, render_template, request, session
+from flask import Flask, flash, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -13,7 +13,7 @@ from rewards.models import CARD_STATUS_LABELS, ROLE_LABELS, TIER_LABELS
 from rewards.money import format_fen, format_zhe
 from rewards.services.cards import format_card_number
 
-LOCALES = ("zh_Hans_CN", "en")
+LOCALES = ("zh_Hans_CN",)
 API_PREFIX = "/api/"
 
 _HTTP_CODES = {
@@ -30,9 +30,8 @@ _HTTP_CODES = {
 
 
 def select_locale() -> str:
-    """Simplified Chinese unless the person chose English (kept in their session)."""
-    chosen = session.get("locale")
-    return chosen if chosen in LOCALES else LOCALES[0]
+    """Simplified Chinese, the source language of every page (no other catalog ships yet)."""
+    return LOCALES[0]
 
 
 def _wants_json() -> bool:
@@ -100,9 +99,3 @@ def init_app(app: Flask) -> None:
         from rewards.clock import BUSINESS_TZ
 
         return value.astimezone(BUSINESS_TZ).strftime(fmt) if value else ""
-
-    @app.get("/lang/<code>")
-    def set_language(code: str) -> Response:
-        if code in LOCALES:
-            session["locale"] = code
-        return redirect(request.referrer or "/")
