@@ -3,15 +3,14 @@ community's members, cards by live tier and pending claims, and the district's t
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from rewards.clock import business_date, utcnow
+from rewards.clock import utcnow
 from rewards.errors import Forbidden, NotFound
 from rewards.models import (
     Card,
@@ -21,11 +20,10 @@ from rewards.models import (
     Community,
     LedgerEntry,
     Member,
-    MemberStatus,
     Role,
     Tier,
 )
-from rewards.services import cards, ledger, tiers
+from rewards.services import cards, ledger, reports, tiers
 from rewards.services.audit import Actor, require_community, require_role
 
 RECENT_ENTRIES = 10
@@ -157,12 +155,6 @@ def _counts_by_community(
     session: Session, community_ids: Sequence[int], at: datetime
 ) -> dict[int, CommunityCounts]:
     """Counts for each of ``community_ids`` in a handful of grouped queries."""
-    members = _grouped_counts(
-        session,
-        select(Member.community_id, func.count(Member.id))
-        .where(Member.community_id.in_(community_ids), Member.status == MemberStatus.ACTIVE)
-        .group_by(Member.community_id),
-    )
     suspended = _grouped_counts(
         session,
         select(Member.community_id, func.count(Card.id))
@@ -178,34 +170,18 @@ def _counts_by_community(
         .where(Member.community_id.in_(community_ids), Claim.status == ClaimStatus.PENDING)
         .group_by(Member.community_id),
     )
-    # Live tiers of active cards' holders: one row per holder with their points in the window.
-    policy = tiers.current_policy(session, at)
-    start, end = tiers.window(policy, business_date(at))
-    holders = session.execute(
-        select(Member.community_id, func.coalesce(func.sum(LedgerEntry.points), 0))
-        .select_from(Card)
-        .join(Member, Member.id == Card.member_id)
-        .outerjoin(
-            LedgerEntry,
-            and_(
-                LedgerEntry.member_id == Card.member_id,
-                LedgerEntry.occurred_on >= start,
-                LedgerEntry.occurred_on <= end,
-            ),
-        )
-        .where(Member.community_id.in_(community_ids), Card.status == CardStatus.ACTIVE)
-        .group_by(Member.community_id, Card.member_id)
-    )
-    by_tier: Counter[tuple[int, Tier]] = Counter(
-        (community_id, tiers.tier_for_points(int(points), policy))
-        for community_id, points in holders
-    )
+    # Members and active cards by live tier: the same figures as `rewards stats`.
+    single = community_ids[0] if len(community_ids) == 1 else None
+    figures = {
+        f.community_id: f
+        for f in reports.community_statistics(session, at, community_id=single).communities
+    }
     return {
         cid: CommunityCounts(
-            members=members.get(cid, 0),
-            gold_cards=by_tier[(cid, Tier.GOLD)],
-            silver_cards=by_tier[(cid, Tier.SILVER)],
-            untiered_cards=by_tier[(cid, Tier.NONE)],
+            members=figures[cid].members,
+            gold_cards=figures[cid].active_cards.gold,
+            silver_cards=figures[cid].active_cards.silver,
+            untiered_cards=figures[cid].active_cards.none,
             suspended_cards=suspended.get(cid, 0),
             pending_claims=pending.get(cid, 0),
         )
