@@ -21,6 +21,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_settings(Path(instance_path)))
     if config:
         app.config.update(config)
+    app.json.ensure_ascii = False  # readable Chinese for POS vendors debugging with curl
 
     from rewards import auth, web
     from rewards.extensions import babel, configure_engine, csrf, db, migrate

@@ -672,3 +672,11 @@ def test_bad_list_queries_are_invalid(client, world, key, query):
         client.get(REDEMPTIONS, query_string=query, headers=bearer(key)), 422, "invalid"
     )
     assert error["details"]["fields"]
+
+
+def test_error_messages_are_readable_utf8_json(client, key):
+    response = client.post(
+        "/api/v1/checkout/preview", json={"token": "x", "amount": "abc"}, headers=bearer(key)
+    )
+    assert_error(response, 422, "amount_invalid")
+    assert "金额".encode() in response.data  # UTF-8, not \\u91d1\\u989d escapes
