@@ -55,4 +55,6 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE: take the write lock up front, so concurrent requests queue on busy_timeout
+        # instead of failing at once when a read-then-write transaction finds a newer snapshot.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

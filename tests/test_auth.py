@@ -269,10 +269,19 @@ def csrf_client(app: Flask, session) -> Iterator[FlaskClient]:  # type: ignore[n
         }
     )
     assert strict.config["WTF_CSRF_ENABLED"] is True
-    yield FreshRequestClient(strict, strict.response_class, use_cookies=True)
+    yield SecondAppClient(strict, strict.response_class, use_cookies=True)
     with strict.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+class SecondAppClient(FreshRequestClient):
+    """A client of another app on the same database. It ends the test's own transaction before
+    each request, as separate requests would: on SQLite the second app's writes need the lock."""
+
+    def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        db.session.commit()
+        return super().open(*args, **kwargs)
 
 
 def _csrf_token(html: str) -> str:
