@@ -78,7 +78,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         db.engine.dispose()
 
 
-def _empty_all_tables() -> None:
+def empty_all_tables() -> None:
     # DELETE, children first: on tables this small it is several times faster than TRUNCATE.
     with db.engine.begin() as conn:
         for table in reversed(db.metadata.sorted_tables):
@@ -92,7 +92,7 @@ def session(app: Flask) -> Iterator[Session]:
         yield db.session
         db.session.rollback()
         db.session.remove()
-        _empty_all_tables()
+        empty_all_tables()
 
 
 @pytest.fixture()

@@ -33,7 +33,7 @@ from rewards.services.audit import Actor
 from rewards.services.cards import CardTokens, TokenKind
 from rewards.services.merchants import authenticate_api_key
 from tests import factories
-from tests.conftest import _empty_all_tables
+from tests.conftest import empty_all_tables
 
 SMALL = "300"
 
@@ -101,11 +101,11 @@ def test_seed_demo_has_the_source_shape_scaled_down(session, runner):
 def test_same_seed_gives_the_same_demo_and_another_seed_does_not(session, runner):
     first = _seed(runner, "--seed", "7")
     db.session.remove()
-    _empty_all_tables()
+    empty_all_tables()
     second = _seed(runner, "--seed", "7")
     assert second == first
     db.session.remove()
-    _empty_all_tables()
+    empty_all_tables()
     other = _seed(runner, "--seed", "8")
     assert other["checkout"]["outcomes"] != first["checkout"]["outcomes"]
 

@@ -16,6 +16,7 @@ from rewards import create_app
 from rewards.clock import business_date
 from rewards.extensions import db
 from tests import factories
+from tests.conftest import TEST_DATABASE_URL, empty_all_tables, is_postgres
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -74,18 +75,21 @@ class Shop:
 
 @pytest.fixture()
 def live_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
-    """A fresh SQLite world (gold 88折, silver 95折 at the shop) behind a real HTTP server."""
+    """A fresh world (gold 88折, silver 95折 at the shop) behind a real HTTP server, on the
+    database of this pass (a SQLite file, or the PostgreSQL test database emptied first)."""
     monkeypatch.setenv("REWARDS_INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    url = TEST_DATABASE_URL if is_postgres() else f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
     app = create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.sqlite3'}",
+            "SQLALCHEMY_DATABASE_URI": url,
             "SECRET_KEY": "e2e-secret-key",
             "SECRET_KEY_FALLBACKS": [],
         }
     )
     with app.app_context():
         db.create_all()
+        empty_all_tables()
         world = factories.build_world(db.session)
         # Older points too, so sales on earlier days (for the reports) find the same tiers.
         long_ago = business_date() - timedelta(days=90)
@@ -115,6 +119,7 @@ def live_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]
         thread.join(timeout=10)
         with app.app_context():
             db.session.remove()
+            empty_all_tables()
             db.engine.dispose()
 
 
