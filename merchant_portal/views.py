@@ -47,8 +47,8 @@ class Refusal:
 
     title: str
     next_step: str
-    # The service's own message adds facts (e.g. the minimum spend) worth showing; not for
-    # tier_none, whose message carries the member's points, which a merchant must not see.
+    # The service's own message adds facts worth showing (e.g. the minimum spend); where it
+    # would only repeat the title, it is left out.
     show_detail: bool = False
 
 
