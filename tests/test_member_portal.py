@@ -99,9 +99,62 @@ def test_home_lists_the_last_ten_entries_newest_first_with_sign(client, session,
     assert "冲正" in page and "积分调整" in page
 
 
-def test_home_shows_the_printed_card_qr_of_the_current_card(client, session, world, tokens):
+def test_home_shows_a_phone_code_not_the_static_printed_code(client, session, world, tokens):
     page = open_home(client, session, world.gold)
-    assert qr_svg(tokens.printed_token(world.gold_card), scale=4) in page
+    assert 'data-testid="phone-code"' in page
+    assert qr_svg(tokens.printed_token(world.gold_card)) not in page
+
+
+def test_phone_code_endpoint_signs_a_fresh_single_use_token_each_time(client, session, world):
+    open_home(client, session, world.gold)
+    first, second = client.get("/member/card/code"), client.get("/member/card/code")
+    assert first.status_code == second.status_code == 200
+    assert first.headers["Cache-Control"] == "no-store"
+    assert first.json["remaining_seconds"] == 60
+    assert first.json["svg"].startswith("<svg") and first.json["svg"] != second.json["svg"]
+
+
+def test_full_screen_card_page_renews_itself_without_javascript(client, session, world):
+    open_home(client, session, world.gold)
+    page = client.get("/member/card")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert '<meta http-equiv="refresh" content="60">' in page.text
+    assert world.gold_card.tail in page.text
+
+
+def test_member_phone_code_is_a_phone_token_of_their_card_that_pays_once(session, world, tokens):
+    from rewards.errors import TokenUsed
+    from rewards.services import checkout
+    from rewards.services.cards import TokenKind
+    from rewards.services.overview import member_phone_code
+
+    account = factories.account(session, Role.MEMBER, member=world.gold)
+    code = member_phone_code(session, Actor.for_account(account), world.gold.id, tokens)
+    verified = tokens.verify(session, code.token)
+    assert verified.kind is TokenKind.PHONE and verified.card.id == world.gold_card.id
+    assert (code.expires_at - verified.expires_at).total_seconds() == 0
+    cashier = Actor.for_account(world.cashier)
+    checkout.confirm(session, cashier, tokens, code.token, "10.00", "phone-code-1")
+    with pytest.raises(TokenUsed):
+        checkout.preview(session, cashier, tokens, code.token, "10.00")
+
+
+def test_only_the_member_can_make_their_phone_code(session, world, tokens):
+    from rewards.services.overview import member_phone_code
+
+    other = factories.account(session, Role.MEMBER, member=world.silver)
+    with pytest.raises(Forbidden):
+        member_phone_code(session, Actor.for_account(other), world.gold.id, tokens)
+    with pytest.raises(Forbidden):
+        member_phone_code(session, world.actor(world.secretary), world.gold.id, tokens)
+
+
+def test_suspended_card_gets_no_phone_code_and_says_why(client, session, world):
+    cards.suspend_card(session, factories.OPERATOR, world.gold_card.id, "会员申请暂停")
+    session.commit()
+    open_home(client, session, world.gold)
+    refused = client.get("/member/card/code")
+    assert refused.status_code == 422 and refused.json["error"]["code"] == "card_suspended"
 
 
 def test_suspended_card_shows_no_qr_and_says_why(client, session, world):

@@ -43,7 +43,10 @@ def test_qr_svg_is_an_svg_document(card_tokens, kind):
     svg = qr_svg(card_tokens[kind])
     root = ET.fromstring(svg)
     assert root.tag == f"{SVG_NS}svg"
-    assert int(float(root.get("width"))) > 0 and int(float(root.get("height"))) > 0
+    # A viewBox and no fixed size: the page's CSS sizes it without clipping the quiet zone.
+    _, _, width, height = (float(n) for n in root.get("viewBox").split())
+    assert width == height > 0
+    assert root.get("width") is None and root.get("height") is None
     assert root.find(f".//{SVG_NS}path") is not None
     assert not svg.lstrip().startswith("<?xml")  # inline in HTML pages
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from rewards.clock import utcnow
-from rewards.errors import Forbidden, NotFound
+from rewards.errors import CardSuspended, Forbidden, NotFound
 from rewards.models import (
     Card,
     CardStatus,
@@ -95,6 +95,40 @@ def member_overview(
         recent_entries=recent,
         pending_claims=pending or 0,
     )
+
+
+@dataclass(frozen=True)
+class PhoneCode:
+    """A fresh phone QR token (手机卡码) of the member's active card, and when it expires."""
+
+    card: Card
+    token: str
+    expires_at: datetime
+    ttl_seconds: int
+
+
+def member_phone_code(
+    session: Session,
+    actor: Actor,
+    member_id: int,
+    tokens: cards.CardTokens,
+    at: datetime | None = None,
+) -> PhoneCode:
+    """Sign a new short-lived, single-use code for the member's active card (nothing is written).
+
+    Refused with the cashier's own errors when there is no active card: the member sees the
+    same reason the counter would give.
+    """
+    member = _member_in_reach(session, actor, member_id)
+    if actor.role is not Role.MEMBER:
+        raise Forbidden("手机卡码只能由党员本人出示。")
+    card = cards.current_card(session, member.id)
+    if card is None:
+        raise NotFound("您还没有动力卡，请联系所在社区办理。")
+    if card.status is CardStatus.SUSPENDED:
+        raise CardSuspended("此卡已被社区暂停使用，商家不会给予优惠；如有疑问请联系所在社区。")
+    token, expires_at = tokens.phone_token(card, at)
+    return PhoneCode(card, token, expires_at, tokens.phone_ttl_seconds)
 
 
 # -- communities ------------------------------------------------------------------------------

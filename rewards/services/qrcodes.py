@@ -12,10 +12,14 @@ def _qr(token: str) -> segno.QRCode:
     return segno.make_qr(token, error="m", boost_error=False)
 
 
-def qr_svg(token: str, scale: int = 6) -> str:
-    """The token as an SVG document (inline on pages)."""
+def qr_svg(token: str) -> str:
+    """The token as an inline SVG document that scales to the width CSS gives it.
+
+    Only a viewBox, no fixed width or height: a page that sizes the code never clips it (a
+    clipped quiet zone is a code the counter scanner cannot read).
+    """
     buffer = io.BytesIO()
-    _qr(token).save(buffer, kind="svg", scale=scale, border=4, xmldecl=False, svgns=True)
+    _qr(token).save(buffer, kind="svg", border=4, xmldecl=False, svgns=True, omitsize=True)
     return buffer.getvalue().decode()
 
 
