@@ -92,10 +92,10 @@ def _error_body(error: DomainError, status: int | None = None) -> tuple[Response
 def _authenticate() -> tuple[Response, int, dict[str, str]] | None:
     """Resolve the bearer key to its merchant's actor, or refuse the call with 401."""
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    api_key = None
+    found = None
     if scheme.lower() == "bearer" and key.strip():
-        api_key = merchants.authenticate_api_key(db.session, key.strip())
-    if api_key is None:
+        found = merchants.authenticate_pos_key(db.session, key.strip())
+    if found is None:
         body, status = _error_body(
             Unauthorized(
                 "缺少或无效的 API 密钥：请在请求头带上 Authorization: Bearer <密钥>，"
@@ -103,7 +103,11 @@ def _authenticate() -> tuple[Response, int, dict[str, str]] | None:
             )
         )
         return body, status, {"WWW-Authenticate": 'Bearer realm="rewards-pos"'}
+    api_key, merchant = found
     g.pos_actor = Actor.for_api_key(api_key)
+    # The session holds loaded rows weakly: keeping the merchant here lets the checkout find it
+    # in the identity map instead of reading it a second time in this request.
+    g.pos_merchant = merchant
     if merchants.note_api_key_use(api_key):
         db.session.commit()
     return None
@@ -150,7 +154,7 @@ def preview(args: dict[str, Any]) -> Quote:
 @_operation(400, 401, 409, 422)
 def create_redemption(args: dict[str, Any]) -> tuple[RedemptionView, int, dict[str, str]]:
     """Confirm the discounted sale (确认结算); a retry with the same idempotency key is safe."""
-    redemption, created = checkout.confirm(
+    redemption, created, quote = checkout.confirm_with_quote(
         db.session,
         _actor(),
         card_tokens(),
@@ -158,7 +162,10 @@ def create_redemption(args: dict[str, Any]) -> tuple[RedemptionView, int, dict[s
         args["amount"],
         args["idempotency_key"],
     )
-    view = redemptions.describe(db.session, redemption)
+    if quote is None:  # a retry: the earlier sale, described from the database
+        view = redemptions.describe(db.session, redemption)
+    else:
+        view = redemptions.describe(db.session, redemption, quote.member, quote.card)
     db.session.commit()
     location = url_for(".get_redemption", redemption_id=view.id)
     return view, 201 if created else 200, {"Location": location}

@@ -10,6 +10,12 @@ from typing import Any
 DEFAULT_QR_TTL_SECONDS = 60
 BUSINESS_TIMEZONE = "Asia/Shanghai"
 
+# No pool_pre_ping: it costs a round trip on every request (about a tenth of a checkout's CPU).
+# Connections are instead replaced after 30 minutes, before idle timeouts on the way can cut
+# them; if the database restarts, the first request on a dead connection fails (error page),
+# SQLAlchemy then discards the whole pool and the next requests reconnect.
+POOL_RECYCLE_SECONDS = 1800
+
 
 class ConfigError(RuntimeError):
     """The environment does not describe a runnable deployment."""
@@ -64,7 +70,7 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> dic
         "SECRET_KEY": keys[0],
         "SECRET_KEY_FALLBACKS": keys[1:],
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": POOL_RECYCLE_SECONDS},
         "REWARDS_QR_TTL": qr_ttl,
         "BUSINESS_TIMEZONE": BUSINESS_TIMEZONE,
         "SESSION_COOKIE_HTTPONLY": True,

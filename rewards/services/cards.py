@@ -7,9 +7,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, exists, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from rewards.errors import (
     TokenInvalid,
     ValidationFailed,
 )
-from rewards.models import Card, CardStatus, Member, MemberStatus, Role
+from rewards.models import Card, CardStatus, Member, MemberStatus, Redemption, Role
 from rewards.services.audit import Actor, record, require_community, require_role
 
 CARD_NUMBER_DIGITS = 12
@@ -240,12 +241,17 @@ class TokenKind(StrEnum):
 
 @dataclass(frozen=True)
 class VerifiedCard:
-    """A credential that checked out: the card, how it was shown, and a phone token's nonce."""
+    """A credential that checked out: the card, how it was shown, and a phone token's nonce.
+
+    ``nonce_used`` says whether a redemption already carries the nonce, read with the card; the
+    UNIQUE nonce on insert stays the guarantee, this only refuses a used code early.
+    """
 
     card: Card
     kind: TokenKind
     nonce: str | None = None
     expires_at: datetime | None = None
+    nonce_used: bool = False
 
 
 class CardTokens:
@@ -286,7 +292,8 @@ class CardTokens:
         if number is not None:
             if not is_valid_card_number(number):
                 raise TokenInvalid("卡号校验位不对，可能输错了一位，请核对后重新输入。")
-            return VerifiedCard(_usable(session, number, None), TokenKind.CARD_NUMBER)
+            card, _ = _usable(session, number, None, None)
+            return VerifiedCard(card, TokenKind.CARD_NUMBER)
         try:
             payload = self._phone.loads(text)
             kind = TokenKind.PHONE
@@ -307,7 +314,8 @@ class CardTokens:
             expires_at = datetime.fromtimestamp(expires, tz=now.tzinfo)
             if now.timestamp() >= expires:
                 raise TokenExpired()
-        return VerifiedCard(_usable(session, card_no, generation), kind, nonce, expires_at)
+        card, used = _usable(session, card_no, generation, nonce)
+        return VerifiedCard(card, kind, nonce, expires_at, used)
 
 
 class _CompactJSON:
@@ -322,10 +330,26 @@ class _CompactJSON:
         return json.loads(text)
 
 
-def _usable(session: Session, card_no: str, generation: int | None) -> Card:
-    card = session.scalar(select(Card).where(Card.card_no == card_no))
-    if card is None:
+@cache
+def _card_statement(with_nonce: bool) -> Select[tuple[Card, bool]]:
+    """A card by number (member and community joined eagerly), and whether a nonce is used.
+
+    Built once per shape: the checkout runs it on every call.
+    """
+    used = exists().where(Redemption.token_nonce == bindparam("nonce")) if with_nonce else false()
+    return select(Card, used).where(Card.card_no == bindparam("card_no"))
+
+
+def _usable(
+    session: Session, card_no: str, generation: int | None, nonce: str | None
+) -> tuple[Card, bool]:
+    """The usable card (its member and community eagerly joined) and whether ``nonce`` is used."""
+    row = session.execute(
+        _card_statement(nonce is not None), {"card_no": card_no, "nonce": nonce}
+    ).first()
+    if row is None:
         raise TokenInvalid("查无此卡，请核对卡号，或请会员出示手机卡码。")
+    card, nonce_used = row
     if generation is not None and generation != card.generation:
         raise CardRevoked("此卡码属于已作废的旧卡，请会员使用新卡。")
     if card.status is CardStatus.SUSPENDED:
@@ -334,4 +358,4 @@ def _usable(session: Session, card_no: str, generation: int | None) -> Card:
         raise CardRevoked("此卡已挂失补办，旧卡作废，请会员出示新卡或手机卡码。")
     if card.status is CardStatus.REVOKED:
         raise CardRevoked()
-    return card
+    return card, bool(nonce_used)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,6 +19,7 @@ from rewards.clock import business_date, utcnow
 from rewards.errors import (
     BelowMinimumSpend,
     Conflict,
+    DomainError,
     Forbidden,
     NotFound,
     TierNone,
@@ -29,6 +34,12 @@ from rewards.services.cards import CardTokens, TokenKind
 from rewards.services.tiers import TierStanding, evaluate_tier
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 80
+
+# Dialects whose INSERT has ON CONFLICT DO NOTHING, so the insert needs no SAVEPOINT.
+_ON_CONFLICT_INSERTS: dict[str, Callable[..., Any]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
 
 
 @dataclass(frozen=True)
@@ -70,9 +81,7 @@ def preview(
     amount_fen = parse_yuan(amount)
     merchant = _merchant_of(session, actor)
     verified = tokens.verify(session, credential, now)
-    if verified.nonce is not None and session.scalar(
-        select(Redemption.id).where(Redemption.token_nonce == verified.nonce)
-    ):
+    if verified.nonce_used:
         raise TokenUsed()
     member = verified.card.member
     standing = evaluate_tier(session, member.id, at=now)
@@ -108,14 +117,21 @@ def _fingerprint(credential: str, amount_fen: int) -> str:
     return hashlib.sha256(f"{credential.strip()}|{amount_fen}".encode()).hexdigest()
 
 
+@cache
+def _replay_statement() -> Select[tuple[Redemption]]:
+    """The redemption under a merchant's idempotency key; built once, as every confirm runs it."""
+    return select(Redemption).where(
+        Redemption.merchant_id == bindparam("merchant_id"),
+        Redemption.idempotency_key == bindparam("idempotency_key"),
+    )
+
+
 def _replay(
     session: Session, merchant_id: int, idempotency_key: str, fingerprint: str
 ) -> Redemption | None:
     """The redemption already recorded under this key, if the request is the same one."""
     earlier = session.scalar(
-        select(Redemption).where(
-            Redemption.merchant_id == merchant_id, Redemption.idempotency_key == idempotency_key
-        )
+        _replay_statement(), {"merchant_id": merchant_id, "idempotency_key": idempotency_key}
     )
     if earlier is not None and earlier.request_fingerprint != fingerprint:
         raise Conflict(
@@ -138,6 +154,50 @@ def confirm(
     The same idempotency key with the same body returns the earlier redemption (created False);
     with a different body it is a ``conflict``. A phone token pays once, at any merchant.
     """
+    redemption, created, _ = confirm_with_quote(
+        session, actor, tokens, credential, amount, idempotency_key, now
+    )
+    return redemption, created
+
+
+@cache
+def _insert_statement(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the new row; built once per dialect."""
+    return _ON_CONFLICT_INSERTS[dialect](Redemption).on_conflict_do_nothing().returning(Redemption)
+
+
+def _insert_once(session: Session, values: dict[str, Any]) -> Redemption | None:
+    """Insert the redemption; None if a UNIQUE (idempotency key, nonce, number) already holds it.
+
+    PostgreSQL and SQLite do it in one ``INSERT … ON CONFLICT DO NOTHING RETURNING``; other
+    databases fall back to a SAVEPOINT around a plain insert.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect in _ON_CONFLICT_INSERTS:
+        return session.scalars(_insert_statement(dialect), [values]).first()
+    redemption = Redemption(**values)
+    try:
+        with session.begin_nested():
+            session.add(redemption)
+    except IntegrityError:
+        return None
+    return redemption
+
+
+def confirm_with_quote(
+    session: Session,
+    actor: Actor,
+    tokens: CardTokens,
+    credential: str,
+    amount: str,
+    idempotency_key: str,
+    now: datetime | None = None,
+) -> tuple[Redemption, bool, Quote | None]:
+    """``confirm``, also returning the quote of a new sale (None for a retry's earlier one).
+
+    The quote holds the card and member already loaded, so the caller can describe the sale
+    without reading them again.
+    """
     now = now or utcnow()
     idempotency_key = (idempotency_key or "").strip()
     if not 8 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
@@ -145,19 +205,18 @@ def confirm(
     amount_fen = parse_yuan(amount)
     merchant = _merchant_of(session, actor)
     fingerprint = _fingerprint(credential, amount_fen)
-    earlier = _replay(session, merchant.id, idempotency_key, fingerprint)
-    if earlier is not None:
-        return earlier, False
-
+    # The earlier sale under this key is looked for only when this one cannot be recorded, which
+    # spares every first attempt a query. A retry either fails its preview (its phone code is
+    # spent, or the card or terms changed since) or meets the UNIQUE key on insert; both paths
+    # end in _replay, so a retry gets the earlier sale or a conflict exactly as before.
     try:
         quote = preview(session, actor, tokens, credential, amount, now)
-    except TokenUsed:
-        # A concurrent retry with this key may have used the phone token since the check above.
+    except DomainError:
         earlier = _replay(session, merchant.id, idempotency_key, fingerprint)
         if earlier is not None:
-            return earlier, False
+            return earlier, False, None
         raise
-    redemption = Redemption(
+    values = dict(
         number=f"{business_date(now):%y%m%d}{secrets.randbelow(10**8):08d}",
         merchant_id=merchant.id,
         card_id=quote.card.id,
@@ -181,19 +240,17 @@ def confirm(
         business_date=business_date(now),
         created_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(redemption)
-    except IntegrityError as exc:
-        # A concurrent request won a UNIQUE race: the same key (a retry) or the same phone nonce.
+    redemption = _insert_once(session, values)
+    if redemption is None:
+        # The key is taken (a retry, sequential or concurrent) or the phone nonce is spent.
         earlier = _replay(session, merchant.id, idempotency_key, fingerprint)
         if earlier is not None:
-            return earlier, False
+            return earlier, False, None
         if quote.token_nonce is not None and session.scalar(
             select(Redemption.id).where(Redemption.token_nonce == quote.token_nonce)
         ):
-            raise TokenUsed() from exc
-        raise Conflict("结算时发生冲突，请重试。") from exc
+            raise TokenUsed()
+        raise Conflict("结算时发生冲突，请重试。")
     record(
         session,
         actor,
@@ -206,7 +263,7 @@ def confirm(
         discount_fen=redemption.discount_fen,
         token_kind=str(quote.token_kind),
     )
-    return redemption, True
+    return redemption, True, quote
 
 
 def void(

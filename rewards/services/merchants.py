@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from rewards.clock import utcnow
@@ -59,17 +60,36 @@ def create_api_key(
     return api_key, key
 
 
-def authenticate_api_key(session: Session, key: str) -> ApiKey | None:
-    """The live key matching ``key``, or None."""
+@cache
+def _key_statement() -> Select[tuple[ApiKey, Merchant]]:
+    """A key by its hash with its merchant; built once, as every POS call runs it."""
+    return (
+        select(ApiKey, Merchant)
+        .join(Merchant, Merchant.id == ApiKey.merchant_id)
+        .where(ApiKey.key_hash == bindparam("key_hash"))
+    )
+
+
+def authenticate_pos_key(session: Session, key: str) -> tuple[ApiKey, Merchant] | None:
+    """The live key matching ``key`` and its enabled merchant, read in one query; or None.
+
+    Read from the database on every call: a revoked key or a disabled merchant is refused at once.
+    """
     if not key or not key.startswith(KEY_PREFIX):
         return None
-    api_key = session.scalar(select(ApiKey).where(ApiKey.key_hash == _digest(key)))
-    if api_key is None or api_key.revoked_at is not None:
+    row = session.execute(_key_statement(), {"key_hash": _digest(key)}).first()
+    if row is None:
         return None
-    merchant = session.get(Merchant, api_key.merchant_id)
-    if merchant is None or not merchant.is_enabled:
+    api_key, merchant = row
+    if api_key.revoked_at is not None or not merchant.is_enabled:
         return None
-    return api_key
+    return api_key, merchant
+
+
+def authenticate_api_key(session: Session, key: str) -> ApiKey | None:
+    """The live key matching ``key``, or None."""
+    found = authenticate_pos_key(session, key)
+    return found[0] if found is not None else None
 
 
 # A POS calls many times a minute; noting each call would add a write to every checkout.

@@ -85,11 +85,20 @@ def _own_merchant(actor: Actor) -> int:
     return actor.merchant_id
 
 
-def describe(session: Session, redemption: Redemption) -> RedemptionView:
-    """The merchant's view of a sale just confirmed or voided (build it before committing)."""
-    # Both rows are usually in the identity map already (the checkout loaded them): no query.
-    member = session.get(Member, redemption.member_id)
-    card = session.get(Card, redemption.card_id)
+def describe(
+    session: Session,
+    redemption: Redemption,
+    member: Member | None = None,
+    card: Card | None = None,
+) -> RedemptionView:
+    """The merchant's view of a sale just confirmed or voided (build it before committing).
+
+    Pass the holder's ``member`` and ``card`` when the caller has them, so nothing is re-read.
+    """
+    if member is None or member.id != redemption.member_id:
+        member = session.get(Member, redemption.member_id)
+    if card is None or card.id != redemption.card_id:
+        card = session.get(Card, redemption.card_id)
     if member is None or card is None:
         raise NotFound("找不到这笔结算记录。")
     return _view(redemption, member.name, card.card_no)

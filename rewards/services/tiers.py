@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, Interval, Select, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from rewards.clock import business_date, months_before, utcnow
@@ -100,9 +101,13 @@ def tier_for_points(points: int, policy: TierPolicy | None) -> Tier:
     """Apply a policy's thresholds to a number of points."""
     if policy is None:
         return Tier.NONE
-    if points >= policy.gold_threshold:
+    return _tier(points, policy.gold_threshold, policy.silver_threshold)
+
+
+def _tier(points: int, gold_threshold: int, silver_threshold: int) -> Tier:
+    if points >= gold_threshold:
         return Tier.GOLD
-    if points >= policy.silver_threshold:
+    if points >= silver_threshold:
         return Tier.SILVER
     return Tier.NONE
 
@@ -134,12 +139,76 @@ def points_in_window(
     return totals
 
 
+@cache
+def _standing_statement() -> Select[tuple[int, int, int, int, int]]:
+    """The policy in force at ``at`` and the member's points in its window ending on ``on``.
+
+    Built once (the checkout runs it on every call); PostgreSQL only, for ``make_interval``.
+    """
+    policy = (
+        select(
+            TierPolicy.version,
+            TierPolicy.gold_threshold,
+            TierPolicy.silver_threshold,
+            TierPolicy.window_months,
+        )
+        .where(TierPolicy.effective_from <= bindparam("at"))
+        .order_by(TierPolicy.version.desc())
+        .limit(1)
+        .subquery()
+    )
+    on = bindparam("on", type_=Date)
+    # PostgreSQL clamps to the month's end exactly as months_before does (31 Mar - 1 month is
+    # 29 Feb), so the window opens the day after this.
+    opens_after = cast(on - func.make_interval(0, policy.c.window_months, type_=Interval), Date)
+    points = (
+        select(func.coalesce(func.sum(LedgerEntry.points), 0))
+        .where(
+            LedgerEntry.member_id == bindparam("member_id"),
+            LedgerEntry.occurred_on > opens_after,
+            LedgerEntry.occurred_on <= on,
+        )
+        .scalar_subquery()
+    )
+    return select(policy, points)
+
+
+def _standing_in_one_query(session: Session, member_id: int, at: datetime) -> TierStanding | None:
+    """Policy in force and the window's points in one round trip (PostgreSQL); else None.
+
+    None also when no policy is in force: the caller then takes the general path.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    on = business_date(at)
+    row = session.execute(
+        _standing_statement(), {"at": at, "on": on, "member_id": member_id}
+    ).first()
+    if row is None:
+        return None
+    version, gold, silver, months, total = row
+    total = int(total)
+    return TierStanding(
+        tier=_tier(total, gold, silver),
+        points=total,
+        policy_version=version,
+        window_start=months_before(on, months) + timedelta(days=1),
+        window_end=on,
+        gold_threshold=gold,
+        silver_threshold=silver,
+    )
+
+
 def evaluate_tier(
     session: Session, member_id: int, at: datetime | None = None, policy: TierPolicy | None = None
 ) -> TierStanding:
     """The member's tier at instant ``at``, from the ledger and the policy then in force."""
     at = at or utcnow()
-    policy = policy or current_policy(session, at)
+    if policy is None:
+        standing = _standing_in_one_query(session, member_id, at)
+        if standing is not None:
+            return standing
+        policy = current_policy(session, at)
     start, end = window(policy, business_date(at))
     points = points_in_window(session, [member_id], start, end).get(member_id, 0)
     return TierStanding(
