@@ -51,7 +51,7 @@ test-postgres: install
 	fi
 
 bench: install
-	$(BIN)/python -m bench
+	@$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
