@@ -82,3 +82,7 @@ class AgreementVersion(db.Model):
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     agreement: Mapped[Agreement] = relationship(back_populates="versions", lazy="joined")
+
+    def in_effect_on(self, day: date) -> bool:
+        """Whether these terms apply on business date ``day`` (from valid_from to valid_until)."""
+        return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)

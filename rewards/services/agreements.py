@@ -126,9 +126,7 @@ def version_in_force(session: Session, agreement_id: int, on: date) -> Agreement
         .order_by(AgreementVersion.version.desc())
         .limit(1)
     )
-    if version is None or (version.valid_until is not None and version.valid_until < on):
-        return None
-    return version
+    return version if version is not None and version.in_effect_on(on) else None
 
 
 @cache
@@ -172,7 +170,7 @@ def terms_for(session: Session, merchant_id: int, community_id: int, tier: Tier,
         _terms_statement(), {"merchant_id": merchant_id, "community_id": community_id, "on": on}
     ).all()
     for _, version in sorted(rows, key=lambda row: row[0] is None):
-        if version is not None and (version.valid_until is None or version.valid_until >= on):
+        if version is not None and version.in_effect_on(on):
             pay = version.gold_pay_percent if tier is Tier.GOLD else version.silver_pay_percent
             return Terms(version, tier, pay, version.cap_fen, version.min_spend_fen)
     if rows:
