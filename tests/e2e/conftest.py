@@ -157,6 +157,20 @@ def sign_in(page, shop: Shop, username: str) -> None:  # type: ignore[no-untyped
     page.wait_for_url(f"{shop.url}/merchant/")
 
 
+def scan(page, code: str, amount: str) -> None:  # type: ignore[no-untyped-def]
+    """What a keyboard-wedge scanner and the cashier do: the code and Enter, the bill and Enter."""
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")
+    page.keyboard.type(amount)
+    page.keyboard.press("Enter")
+
+
+def wait_for_quote(page) -> None:  # type: ignore[no-untyped-def]
+    """The preview is shown and the counter script handles keys, so a scan typed now is kept."""
+    page.wait_for_selector("[data-testid=quote]")
+    page.wait_for_selector("html[data-counter-ready]", state="attached")
+
+
 def only_local_requests(context, shop: Shop) -> list[str]:  # type: ignore[no-untyped-def]
     """Refuse and record every request that leaves the app (a CDN must never be needed)."""
     outside: list[str] = []

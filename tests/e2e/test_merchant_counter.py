@@ -18,8 +18,10 @@ from tests.e2e.conftest import (
     VIEWPORTS,
     Shop,
     only_local_requests,
+    scan,
     screenshot,
     sign_in,
+    wait_for_quote,
 )
 
 pytestmark = pytest.mark.e2e
@@ -79,8 +81,7 @@ def test_cashier_scans_by_typing_previews_and_confirms(browser, live_shop: Shop,
     assert focused_id(page) == "amount"
     page.keyboard.type("128.50")
     page.keyboard.press("Enter")
-    page.wait_for_selector("[data-testid=quote]")
-    page.wait_for_selector("html[data-counter-ready]", state="attached")
+    wait_for_quote(page)
     assert page.inner_text("[data-testid=zhe]") == "88折"
     assert page.inner_text("[data-testid=discount]") == "−¥15.42"
     assert page.inner_text("[data-testid=payable]") == "¥113.08"
@@ -116,10 +117,7 @@ def test_double_click_on_confirm_records_one_sale(browser, live_shop: Shop):
     page = context.new_page()
     sign_in(page, live_shop, live_shop.cashier)
     page.goto(f"{live_shop.url}/merchant/checkout")
-    page.keyboard.type(live_shop.gold_card_no)
-    page.keyboard.press("Enter")
-    page.keyboard.type("10")
-    page.keyboard.press("Enter")
+    scan(page, live_shop.gold_card_no, "10")
     page.wait_for_selector("#confirm-button")
     page.dblclick("#confirm-button")
     page.wait_for_selector("[data-testid=receipt]")
@@ -135,10 +133,7 @@ def test_a_used_phone_code_is_refused_with_what_to_do(browser, live_shop: Shop, 
     sign_in(page, live_shop, live_shop.cashier)
     token = live_shop.phone_token()
     page.goto(f"{live_shop.url}/merchant/checkout")
-    page.keyboard.type(token)
-    page.keyboard.press("Enter")
-    page.keyboard.type("30")
-    page.keyboard.press("Enter")
+    scan(page, token, "30")
     page.click("#confirm-button")
     page.wait_for_selector("[data-testid=receipt]")
 
@@ -163,8 +158,7 @@ def test_a_used_phone_code_is_refused_with_what_to_do(browser, live_shop: Shop, 
     screenshot(page, f"checkout-refusal-{device}")
     screenshot(page, f"checkout-refusal-{device}-in-view", full_page=False)
     page.keyboard.press("Enter")
-    page.wait_for_selector("[data-testid=quote]")
-    page.wait_for_selector("html[data-counter-ready]", state="attached")
+    wait_for_quote(page)
     assert page.inner_text("[data-testid=payable]") == "¥26.40"
     context.close()
 
@@ -174,12 +168,8 @@ def test_typing_while_a_quote_is_shown_starts_the_next_scan(browser, live_shop: 
     page = context.new_page()
     sign_in(page, live_shop, live_shop.cashier)
     page.goto(f"{live_shop.url}/merchant/checkout")
-    page.keyboard.type(live_shop.gold_card_no)
-    page.keyboard.press("Enter")
-    page.keyboard.type("100")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("[data-testid=quote]")
-    page.wait_for_selector("html[data-counter-ready]", state="attached")
+    scan(page, live_shop.gold_card_no, "100")
+    wait_for_quote(page)
     # Not confirmed: the next member's card is scanned while the confirm button has focus.
     page.keyboard.type(live_shop.silver_card_no)
     assert page.input_value("#code") == live_shop.silver_card_no
@@ -313,7 +303,7 @@ def test_camera_scan_uses_the_bundled_decoder(playwright_driver, live_shop: Shop
             assert any(n.endswith("zxing_reader.wasm") for n in loaded)
         page.keyboard.type("50")
         page.keyboard.press("Enter")
-        page.wait_for_selector("[data-testid=quote]")
+        wait_for_quote(page)
         assert page.inner_text("[data-testid=payable]") == "¥44.00"
         screenshot(page, "checkout-camera-phone")
         assert outside == []
