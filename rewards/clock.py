@@ -1,16 +1,35 @@
-"""Time: timestamps are UTC; business dates are in the district's time zone (Asia/Shanghai)."""
+"""Time: timestamps are UTC; business dates are in the district's time zone (Asia/Shanghai).
+
+Every reading of the current instant goes through ``utcnow``, so one switch (``use_clock``)
+decides what "now" is for the whole process: the system clock in production, a fixed instant in
+the tests, so that no test depends on the day it runs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 
 
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+_source: Callable[[], datetime] = _system_clock
+
+
+def use_clock(source: Callable[[], datetime] | None) -> None:
+    """Make ``source`` the process's clock (it returns aware datetimes); None: the system's."""
+    global _source
+    _source = source or _system_clock
+
+
 def utcnow() -> datetime:
     """The current instant, timezone-aware UTC."""
-    return datetime.now(UTC)
+    return _source().astimezone(UTC)
 
 
 def business_date(at: datetime | None = None) -> date:

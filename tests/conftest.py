@@ -12,14 +12,17 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from rewards import create_app
+from rewards.clock import use_clock
 from rewards.extensions import db
 from tests import factories
+from tests.clock import FIXED_NOW, FrozenClock
 
 TEST_DATABASE_URL = os.environ.get("REWARDS_TEST_DATABASE_URL", "")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"database: {'PostgreSQL' if is_postgres() else 'SQLite'}"
+    database = "PostgreSQL" if is_postgres() else "SQLite"
+    return f"database: {database}; clock frozen at {FIXED_NOW.isoformat()} (REWARDS_TEST_NOW)"
 
 
 def is_postgres() -> bool:
@@ -35,6 +38,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[FrozenClock]:
+    """Every test runs at the same fixed instant (tests/clock.py); the app reads it too."""
+    frozen = FrozenClock(FIXED_NOW)
+    use_clock(frozen)
+    yield frozen
+    use_clock(None)
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from rewards.clock import business_date, utcnow
+from rewards.clock import utcnow
 from rewards.models import (
     Account,
     Card,
@@ -24,6 +24,7 @@ from rewards.models import (
 )
 from rewards.services import accounts, agreements, cards, ledger, tiers
 from rewards.services.audit import Actor
+from tests.clock import today
 
 OPERATOR = Actor.operator("tests")
 _seq = itertools.count(1)
@@ -112,7 +113,7 @@ def points(
             source_type="adjustment",
             source_id=None,
             community_id=member.community_id,
-            occurred_on=occurred_on or business_date() - timedelta(days=10),
+            occurred_on=occurred_on or today() - timedelta(days=10),
             idempotency_key=f"test:{next(_seq)}",
             memo="test",
         ),

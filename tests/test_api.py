@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from rewards.clock import business_date, utcnow
+from rewards.clock import utcnow
 from rewards.extensions import db
 from rewards.models import ApiKey, AuditEvent, Redemption, RedemptionStatus, Role
 from rewards.services import agreements, cards, checkout, merchants
@@ -124,7 +124,12 @@ def test_preview_shows_masked_holder_tier_terms_and_sums_and_records_nothing(
 
 
 def test_confirm_records_the_sale_with_201_and_a_retry_returns_it_with_200(
-    client, world, session, tokens, key
+    client,
+    world,
+    session,
+    tokens,
+    key,
+    clock,
 ):
     token, _ = tokens.phone_token(world.gold_card)
     body = {"token": token, "amount": "128.50", "idempotency_key": "pos1-000001"}
@@ -140,7 +145,7 @@ def test_confirm_records_the_sale_with_201_and_a_retry_returns_it_with_200(
     assert sale_json["tier"] == "gold" and sale_json["pay_percent"] == 88
     assert sale_json["masked_name"] == "张*明"
     assert sale_json["card_tail"] == world.gold_card.card_no[-4:]
-    assert sale_json["business_date"] == business_date().isoformat()
+    assert sale_json["business_date"] == clock.today.isoformat()
     assert sale_json["created_at"].endswith("+00:00")  # ISO 8601 with its offset
     assert first.headers["Location"].endswith(f"/api/v1/redemptions/{sale_json['id']}")
 
@@ -214,11 +219,13 @@ def test_get_one_sale_of_own_merchant(client, world, session, key):
     assert response.get_json()["number"] == own.number
 
 
-def test_list_is_newest_first_filtered_by_business_date_and_paginated(client, world, session, key):
+def test_list_is_newest_first_filtered_by_business_date_and_paginated(
+    client, world, session, key, clock
+):
     oldest = sale(session, world, world.shop.id, days_ago=2)
     middle = sale(session, world, world.shop.id, days_ago=1)
     newest = sale(session, world, world.shop.id, days_ago=0)
-    today = business_date()
+    today = clock.today
 
     everything = client.get(REDEMPTIONS, headers=bearer(key)).get_json()
     assert [r["id"] for r in everything["items"]] == [newest.id, middle.id, oldest.id]
@@ -383,7 +390,7 @@ def counting_key_updates() -> Iterator[list[str]]:
         event.remove(db.engine, "before_cursor_execute", count)
 
 
-def test_key_last_used_is_written_at_most_once_a_minute(client, world, session, tokens, key):
+def test_key_last_used_is_written_at_most_once_a_minute(client, world, session, tokens, key, clock):
     body = {"token": tokens.printed_token(world.gold_card), "amount": "10"}
     with counting_key_updates() as updates:
         for _ in range(5):
@@ -392,7 +399,7 @@ def test_key_last_used_is_written_at_most_once_a_minute(client, world, session, 
     session.rollback()
     api_key = session.scalar(select(ApiKey))
     first_use = api_key.last_used_at
-    assert first_use is not None and utcnow() - first_use < timedelta(seconds=30)
+    assert first_use is not None and clock.now - first_use < timedelta(seconds=30)
 
     api_key.last_used_at = first_use - timedelta(minutes=2)
     session.commit()

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 
 from rewards import create_app
 from rewards.auth import MAX_FAILED_SIGN_INS, safe_next, sign_in_throttled
-from rewards.clock import utcnow
 from rewards.config import load_settings
 from rewards.extensions import db
 from rewards.models import Account, AuditEvent, Role
@@ -236,12 +235,12 @@ def test_sign_in_is_refused_after_too_many_failures_for_that_username(client, se
     assert sign_in(client, world.manager).headers["Location"] == "/merchant/"  # others unaffected
 
 
-def test_old_failures_stop_counting_after_the_window(session, world):
+def test_old_failures_stop_counting_after_the_window(session, world, clock):
     username = world.secretary.username
     for _ in range(MAX_FAILED_SIGN_INS):
         session.add(
             AuditEvent(
-                recorded_at=utcnow(),
+                recorded_at=clock.now,
                 actor_label=f"sign-in:{username}",
                 action="account.sign_in_failed",
                 object_type="account",
@@ -250,7 +249,7 @@ def test_old_failures_stop_counting_after_the_window(session, world):
         )
     session.commit()
     assert sign_in_throttled(session, username)
-    assert not sign_in_throttled(session, username, now=utcnow() + timedelta(minutes=16))
+    assert not sign_in_throttled(session, username, now=clock.now + timedelta(minutes=16))
     assert not sign_in_throttled(session, world.manager.username)
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from rewards.clock import BUSINESS_TZ, business_date, utcnow
+from rewards.clock import BUSINESS_TZ, utcnow
 from rewards.models import ApiKey, AuditEvent, Redemption, RedemptionStatus, Role
 from rewards.services import agreements, cards, checkout, merchant_reports, merchants
 from rewards.services.audit import Actor
@@ -377,8 +377,8 @@ def test_manager_voids_a_sale_with_a_reason(client, shop, session):
     )
 
 
-def test_void_of_an_earlier_business_day_is_refused_with_a_reason(client, shop, session):
-    redemption = sale(session, shop, shop.gold_card, "66.00", at=utcnow() - timedelta(days=2))
+def test_void_of_an_earlier_business_day_is_refused_with_a_reason(client, shop, session, clock):
+    redemption = sale(session, shop, shop.gold_card, "66.00", at=clock.now - timedelta(days=2))
     sign_in(client, shop.manager)
     page = page_text(client.get(f"/merchant/redemptions/{redemption.id}"))
     assert "只能撤销当天的结算" in page
@@ -406,9 +406,9 @@ def _three_sales_and_a_void(world, session):
     return kept, voided, old
 
 
-def test_csv_export_opens_in_excel_with_bom_crlf_and_the_right_rows(client, shop, session):
+def test_csv_export_opens_in_excel_with_bom_crlf_and_the_right_rows(client, shop, session, clock):
     kept, voided, old = _three_sales_and_a_void(shop, session)
-    today = business_date()
+    today = clock.today
     sign_in(client, shop.manager)
     response = client.get(f"/merchant/redemptions/export.csv?from={today}&to={today}")
     body = response.data
@@ -439,9 +439,9 @@ def test_csv_export_neutralises_formula_text():
     assert merchant_reports._cell("顾客退货") == "顾客退货"
 
 
-def test_daily_and_monthly_summaries_equal_sums_of_non_voided_sales(client, shop, session):
+def test_daily_and_monthly_summaries_equal_sums_of_non_voided_sales(client, shop, session, clock):
     kept, _voided, old = _three_sales_and_a_void(shop, session)
-    today = business_date()
+    today = clock.today
     actor = shop.actor(shop.manager)
     days = merchant_reports.daily_summary(session, actor, shop.shop.id, today)
     by_day = {row.period: row for row in days}
@@ -470,7 +470,7 @@ def test_daily_and_monthly_summaries_equal_sums_of_non_voided_sales(client, shop
     assert "cdn" not in (daily_page + monthly_page).lower()
 
 
-def test_summaries_only_count_the_signed_in_merchant(client, shop, session):
+def test_summaries_only_count_the_signed_in_merchant(client, shop, session, clock):
     rival = factories.merchant(session)
     admin = Actor(label="tests-admin", role=Role.DISTRICT_ADMIN)
     agreements.sign_agreement(session, admin, rival.id, shop.home.id, 90, 95, date(2020, 1, 1))
@@ -478,20 +478,20 @@ def test_summaries_only_count_the_signed_in_merchant(client, shop, session):
     session.commit()
     sale(session, shop, shop.gold_card, "500.00", account=rival_cashier)
     sale(session, shop, shop.gold_card, "10.00")
-    today = business_date()
+    today = clock.today
     total = merchant_reports.period_summary(
         session, shop.actor(shop.manager), shop.shop.id, today, today
     )
     assert (total.sales_fen, total.sales_count) == (1000, 1)
 
 
-def test_redemption_list_filters_by_date_and_pages(client, shop, session):
-    factories.points(session, shop.gold, 200, occurred_on=business_date() - timedelta(days=100))
+def test_redemption_list_filters_by_date_and_pages(client, shop, session, clock):
+    factories.points(session, shop.gold, 200, occurred_on=clock.today - timedelta(days=100))
     session.commit()
     for n in range(23):
         sale(session, shop, shop.gold_card, f"{n + 1}.00")
-    old = sale(session, shop, shop.gold_card, "77.00", at=utcnow() - timedelta(days=40))
-    today = business_date()
+    old = sale(session, shop, shop.gold_card, "77.00", at=clock.now - timedelta(days=40))
+    today = clock.today
     sign_in(client, shop.manager)
     first = page_text(client.get(f"/merchant/redemptions?from={today}&to={today}"))
     assert "共 23 笔" in first and "第 1 / 2 页" in first and old.number not in first
@@ -583,8 +583,8 @@ def test_manager_home_shows_today_figures(client, shop, session):
     assert 'data-testid="discount-total">¥12.00<' in html
 
 
-def test_receipt_times_are_shown_in_business_time(client, shop, session):
-    at = (utcnow() - timedelta(days=2)).replace(hour=17, minute=30, second=5, microsecond=0)
+def test_receipt_times_are_shown_in_business_time(client, shop, session, clock):
+    at = (clock.now - timedelta(days=2)).replace(hour=17, minute=30, second=5, microsecond=0)
     redemption = sale(session, shop, shop.gold_card, "10.00", at=at)
     sign_in(client, shop.manager)
     shown = at.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M:%S")
@@ -601,9 +601,9 @@ def test_daily_report_table_lists_only_days_with_sales(client, shop, session):
 
 
 @pytest.mark.parametrize("month", ["9999-12", "2024-13", "garbage", "0-1"])
-def test_daily_report_falls_back_to_this_month_for_a_bad_month(client, shop, month):
+def test_daily_report_falls_back_to_this_month_for_a_bad_month(client, shop, month, clock):
     sign_in(client, shop.manager)
     response = client.get(f"/merchant/reports/daily?month={month}")
-    today = business_date()
+    today = clock.today
     assert response.status_code == 200
     assert f"{today.year}年{today.month}月" in page_text(response)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rewards.clock import utcnow
 from rewards.models import Tier
 from rewards.services import cards, reports, tiers
 from rewards.services.audit import Actor
@@ -51,9 +50,9 @@ def test_suspended_and_revoked_cards_are_not_counted_as_active(world, session):
     assert home.members == 3
 
 
-def test_tiers_in_statistics_are_live_not_what_the_card_was_issued_at(world, session):
+def test_tiers_in_statistics_are_live_not_what_the_card_was_issued_at(world, session, clock):
     # Thirteen months on, the points earned ten days ago have left the 12-month window.
-    later = utcnow() + timedelta(days=400)
+    later = clock.now + timedelta(days=400)
     stats = reports.community_statistics(session, at=later)
     assert stats.district.members_by_tier.to_dict() == {
         "gold": 0,

@@ -103,13 +103,13 @@ def test_a_new_policy_version_changes_tiers_from_its_effective_from(session):
     assert tiers.current_policy(session, switch - timedelta(days=1)).silver_threshold == 50
 
 
-def test_a_policy_published_for_the_future_does_not_apply_yet(world, session):
+def test_a_policy_published_for_the_future_does_not_apply_yet(world, session, clock):
     tiers.set_policy(
         session,
         ADMIN,
         gold_threshold=1000,
         silver_threshold=900,
-        effective_from=datetime.now(UTC) + timedelta(days=30),
+        effective_from=clock.now + timedelta(days=30),
     )
     session.commit()
     assert tiers.evaluate_tier(session, world.gold.id).tier is Tier.GOLD
@@ -142,8 +142,8 @@ def test_thresholds_are_inclusive(session, points: int, tier: Tier):
     assert tiers.evaluate_tier(session, member.id).tier is tier
 
 
-def test_negative_adjustments_count_against_the_tier(world, session):
-    ledger.adjust(session, ADMIN, world.gold.id, -30, "扣分", business_date(), "neg-1")
+def test_negative_adjustments_count_against_the_tier(world, session, clock):
+    ledger.adjust(session, ADMIN, world.gold.id, -30, "扣分", clock.today, "neg-1")
     session.commit()
     standing = tiers.evaluate_tier(session, world.gold.id)
     assert (standing.tier, standing.points) == (Tier.SILVER, 90)
@@ -210,8 +210,8 @@ def test_months_before_clamps_to_the_end_of_the_month(day: date, months: int, ex
     assert months_before(day, months) == expected
 
 
-def test_tier_on_a_day_uses_that_days_window(world, session):
+def test_tier_on_a_day_uses_that_days_window(world, session, clock):
     # The world's points were earned ten days ago; thirteen months from now they no longer count.
-    later = datetime.now(UTC) + timedelta(days=400)
+    later = clock.now + timedelta(days=400)
     assert tiers.evaluate_tier(session, world.gold.id, at=later).tier is Tier.NONE
-    assert business_date(later) > business_date()
+    assert business_date(later) > clock.today

@@ -13,9 +13,9 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from rewards import create_app
-from rewards.clock import business_date
 from rewards.extensions import db
 from tests import factories
+from tests.clock import today
 from tests.conftest import TEST_DATABASE_URL, empty_all_tables, is_postgres
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -92,7 +92,7 @@ def live_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]
         empty_all_tables()
         world = factories.build_world(db.session)
         # Older points too, so sales on earlier days (for the reports) find the same tiers.
-        long_ago = business_date() - timedelta(days=90)
+        long_ago = today() - timedelta(days=90)
         factories.points(db.session, world.gold, 200, long_ago)
         factories.points(db.session, world.silver, 30, long_ago)
         db.session.commit()
