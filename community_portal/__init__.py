@@ -1,7 +1,19 @@
-"""The community portal blueprint."""
+"""The community portal (社区工作台): secretaries and the district administrator.
+
+One module of thin views per area, each with its templates under ``templates/community/``:
+``overview`` (the home pages), ``claims`` (认定申报), ``activities`` (活动签到), ``roster``
+(党员名册 and corrections), ``cards`` (动力卡 and activation codes).
+"""
 
 from flask import Blueprint
 
-bp = Blueprint("community", __name__, url_prefix="/community", template_folder="templates")
+bp = Blueprint(
+    "community",
+    __name__,
+    url_prefix="/community",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 
-from community_portal import views  # noqa: E402,F401  (registers the routes)
+from community_portal import activities, cards, claims, overview, roster  # noqa: E402,F401

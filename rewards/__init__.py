@@ -25,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from rewards import auth, web
     from rewards.extensions import babel, configure_engine, csrf, db, migrate
+    from rewards.services.activation import ActivationCodes
     from rewards.services.cards import CardTokens
 
     db.init_app(app)
@@ -38,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     keys = [*reversed(app.config.get("SECRET_KEY_FALLBACKS") or []), app.config["SECRET_KEY"]]
     app.extensions["rewards.card_tokens"] = CardTokens(keys, app.config["REWARDS_QR_TTL"])
+    app.extensions["rewards.activation_codes"] = ActivationCodes(keys)
 
     from community_portal import bp as community_bp
     from member_portal import bp as member_bp

@@ -746,6 +746,7 @@ class _DemoBuilder:
                         "rejection_reason": (
                             rng.choice(REJECTION_REASONS) if fate == "rejected" else None
                         ),
+                        "certified_points": points if status is ClaimStatus.CERTIFIED else None,
                     }
                 )
                 claim_fate.append(None if fate in ("pending", "rejected") else fate)

@@ -109,6 +109,12 @@ class Conflict(DomainError):
     message = "请求与已有记录冲突。"
 
 
+class TooManyAttempts(DomainError):
+    code = "too_many_attempts"
+    status = 429
+    message = "尝试次数过多，请 15 分钟后再试。"
+
+
 ALL_ERRORS: tuple[type[DomainError], ...] = (
     ValidationFailed,
     TokenInvalid,
@@ -124,4 +130,5 @@ ALL_ERRORS: tuple[type[DomainError], ...] = (
     Forbidden,
     NotFound,
     Conflict,
+    TooManyAttempts,
 )

@@ -25,7 +25,7 @@ _HTTP_CODES = {
     409: "conflict",
     413: "too_large",
     422: "invalid",
-    429: "rate_limited",
+    429: "too_many_attempts",
 }
 
 

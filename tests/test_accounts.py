@@ -143,7 +143,7 @@ def test_secretary_opens_member_accounts_of_own_community_only(world, session):
     )
     assert (account.member_id, account.community_id) == (world.gold.id, world.home.id)
     outsider = factories.member(session, world.other, name="赵六")
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         accounts.create_account(
             session, secretary, "member-02", "long enough", Role.MEMBER, "", member_id=outsider.id
         )

@@ -8,7 +8,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rewards.clock import utcnow
-from rewards.errors import CardRevoked, CardSuspended, Conflict, Forbidden, ValidationFailed
+from rewards.errors import (
+    CardRevoked,
+    CardSuspended,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
 from rewards.models import Card, CardStatus, MemberStatus, Role
 from rewards.services import cards
 from rewards.services.audit import Actor
@@ -240,10 +247,10 @@ def test_secretary_manages_only_own_community_cards(world, session):
         factories.account(session, Role.SECRETARY, community=world.other)
     )
     session.commit()
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another community's member is not found, not forbidden
         cards.issue_card(session, other_secretary, world.gold.id)
     for action in (cards.suspend_card, cards.revoke_card, cards.reissue_card):
-        with pytest.raises(Forbidden):
+        with pytest.raises(NotFound):
             action(session, other_secretary, world.gold_card.id, "越权")
     session.rollback()
     assert session.get(Card, world.gold_card.id).status is CardStatus.ACTIVE

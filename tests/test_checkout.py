@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rewards.clock import business_date, utcnow
 from rewards.errors import (
     AmountInvalid,
     Conflict,
@@ -36,10 +35,11 @@ from rewards.models import (
 )
 from rewards.services import (
     accounts,
+    activities,
     agreements,
     cards,
-    certification,
     checkout,
+    claims,
     ledger,
     merchants,
     tiers,
@@ -102,7 +102,7 @@ def test_silver_pays_the_silver_percentage(world, session, tokens):
 # -- confirm ----------------------------------------------------------------------------------
 
 
-def test_confirm_records_one_redemption_with_a_snapshot(world, session, tokens):
+def test_confirm_records_one_redemption_with_a_snapshot(world, session, tokens, clock):
     actor = world.actor(world.cashier)
     token, _ = tokens.phone_token(world.gold_card)
     quote = checkout.preview(session, actor, tokens, token, "128.50")
@@ -128,8 +128,8 @@ def test_confirm_records_one_redemption_with_a_snapshot(world, session, tokens):
     assert (stored.pay_percent, stored.cap_fen, stored.min_spend_fen) == (88, None, 0)
     assert stored.token_nonce == quote.token_nonce is not None
     assert stored.status is RedemptionStatus.COMPLETED
-    assert stored.business_date == business_date()
-    assert stored.number.startswith(f"{business_date():%y%m%d}")
+    assert stored.business_date == clock.today
+    assert stored.number.startswith(f"{clock.today:%y%m%d}")
     # Checkout never touches points.
     assert ledger.verify_chain(session).ok
     assert ledger.balance(session, world.gold.id) == 120
@@ -148,9 +148,11 @@ def test_same_key_same_body_returns_the_same_redemption(world, session, tokens):
     assert session.scalar(select(func.count()).where(AuditEvent.action == "redemption.create")) == 1
 
 
-def test_a_retry_after_the_phone_token_expired_still_returns_the_redemption(world, session, tokens):
+def test_a_retry_after_the_phone_token_expired_still_returns_the_redemption(
+    world, session, tokens, clock
+):
     actor = world.actor(world.cashier)
-    now = utcnow()
+    now = clock.now
     token, _ = tokens.phone_token(world.gold_card, now=now)
     first, _ = checkout.confirm(session, actor, tokens, token, "20.00", "retry-later", now=now)
     session.commit()
@@ -385,10 +387,10 @@ def test_an_unknown_redemption_is_not_found(world, session):
         checkout.void(session, world.actor(world.cashier), 999_999, "不存在")
 
 
-def test_a_sale_of_a_previous_business_day_cannot_be_voided(world, session, tokens):
-    yesterday = utcnow() - timedelta(days=1)
+def test_a_sale_of_a_previous_business_day_cannot_be_voided(world, session, tokens, clock):
+    yesterday = clock.now - timedelta(days=1)
     redemption = _sale(world, session, tokens, now=yesterday)
-    assert redemption.business_date == business_date() - timedelta(days=1)
+    assert redemption.business_date == clock.today - timedelta(days=1)
     with pytest.raises(Conflict) as caught:
         checkout.void(session, world.actor(world.manager), redemption.id, "隔日撤销")
     assert "当天" in caught.value.message
@@ -396,10 +398,10 @@ def test_a_sale_of_a_previous_business_day_cannot_be_voided(world, session, toke
     assert session.get(Redemption, redemption.id).status is RedemptionStatus.COMPLETED
 
 
-def test_the_business_day_is_the_shanghai_date(world, session, tokens):
+def test_the_business_day_is_the_shanghai_date(world, session, tokens, clock):
     # 15:30 UTC is 23:30 in Shanghai: a void twenty minutes later is the same business day,
     # forty minutes later it is the next one.
-    day = business_date() - timedelta(days=1)
+    day = clock.today - timedelta(days=1)
     sale_at = datetime(day.year, day.month, day.day, 15, 30, tzinfo=UTC)
     first = _sale(world, session, tokens, key="late-sale-1", now=sale_at)
     second = _sale(world, session, tokens, key="late-sale-2", now=sale_at)
@@ -420,27 +422,27 @@ def test_void_needs_a_reason(world, session, tokens):
 # -- audit and bad input ----------------------------------------------------------------------
 
 
-def test_every_write_is_audited(world, session, tokens):
+def test_every_write_is_audited(world, session, tokens, clock):
     secretary = world.actor(world.secretary)
     manager = world.actor(world.manager)
     cashier = world.actor(world.cashier)
-    today = business_date()
+    today = clock.today
     made: dict[str, object] = {}
 
     def claim():
-        made["claim"] = certification.submit_claim(
+        made["claim"] = claims.submit_claim(
             session, secretary, world.plain.id, world.category.id, "帮扶老人", today
         )
         return made["claim"]
 
     def second_claim():
-        made["claim2"] = certification.submit_claim(
+        made["claim2"] = claims.submit_claim(
             session, secretary, world.plain.id, world.category.id, "清理楼道", today
         )
         return made["claim2"]
 
     def activity():
-        made["activity"] = certification.create_activity(
+        made["activity"] = activities.create_activity(
             session, secretary, world.home.id, world.category.id, "清洁日", today, 3
         )
         return made["activity"]
@@ -483,18 +485,18 @@ def test_every_write_is_audited(world, session, tokens):
         ("claim.submit", claim),
         (
             "claim.certify",
-            lambda: certification.certify_claim(session, secretary, made["claim"].id),
+            lambda: claims.certify_claim(session, secretary, made["claim"].id),
         ),
         ("claim.submit", second_claim),
         (
             "claim.reject",
-            lambda: certification.reject_claim(session, secretary, made["claim2"].id, "重复申报"),
+            lambda: claims.reject_claim(session, secretary, made["claim2"].id, "重复申报"),
         ),
         ("activity.create", activity),
         (
             "activity.attendance",
-            lambda: certification.record_attendance(
-                session, secretary, made["activity"].id, [world.plain.id]
+            lambda: activities.record_attendance(
+                session, secretary, made["activity"].id, [world.plain.member_no]
             ),
         ),
         ("ledger.adjust", adjustment),
@@ -554,8 +556,8 @@ def test_every_write_is_audited(world, session, tokens):
         ("plain", "10.00", "bad-input-06", TierNone),
     ],
 )
-def test_bad_input_changes_nothing(world, session, tokens, credential, amount, key, error):
-    long_ago = utcnow() - timedelta(minutes=10)
+def test_bad_input_changes_nothing(world, session, tokens, credential, amount, key, error, clock):
+    long_ago = clock.now - timedelta(minutes=10)
     credentials = {
         "phone": tokens.phone_token(world.gold_card)[0],
         "expired": tokens.phone_token(world.gold_card, now=long_ago)[0],

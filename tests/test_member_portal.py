@@ -8,15 +8,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from rewards.clock import business_date
-from rewards.errors import Forbidden
+from rewards.errors import Forbidden, NotFound
 from rewards.models import LedgerEntry, Role
-from rewards.services import cards, certification, ledger
+from rewards.services import cards, claims, ledger
 from rewards.services.audit import Actor
 from rewards.services.cards import format_card_number
 from rewards.services.overview import member_overview
 from rewards.services.qrcodes import qr_svg
 from tests import factories
+from tests.clock import today
 from tests.test_auth import sign_in
 
 
@@ -41,7 +41,7 @@ def adjust(session, member, points: int, reason: str, days_ago: int = 5):  # typ
         member.id,
         points,
         reason,
-        business_date() - timedelta(days=days_ago),
+        today() - timedelta(days=days_ago),
         idempotency_key=reason,
     )
 
@@ -173,16 +173,16 @@ def test_member_without_card_is_told_where_to_get_one(client, session, world):
     assert stat(page, "all_time_points") == 0
 
 
-def test_home_counts_the_members_pending_claims(client, session, world):
+def test_home_counts_the_members_pending_claims(client, session, world, clock):
     account = factories.account(session, Role.MEMBER, member=world.silver)
     for text in ("帮扶独居老人", "社区清扫"):
-        certification.submit_claim(
+        claims.submit_claim(
             session,
             Actor.for_account(account),
             world.silver.id,
             world.category.id,
             text,
-            business_date() - timedelta(days=1),
+            clock.today - timedelta(days=1),
         )
     session.commit()
     sign_in(client, account)
@@ -209,6 +209,6 @@ def test_overview_refuses_another_members_data(session, world):
 
 def test_secretary_of_another_community_cannot_read_a_members_overview(session, world):
     stranger = factories.account(session, Role.SECRETARY, community=world.other)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         member_overview(session, Actor.for_account(stranger), world.gold.id)
     assert member_overview(session, world.actor(world.secretary), world.gold.id).standing.points

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from rewards.errors import Conflict, Forbidden
+from rewards.errors import Conflict, NotFound
 from rewards.models import AuditEvent, LedgerEntry, Member, MemberTransfer, Role
 from rewards.services import ledger, roster
 from rewards.services.audit import Actor
@@ -129,7 +129,7 @@ def test_import_is_audited_once_with_its_counts(world, session):
 
 def test_secretary_cannot_import_into_another_community(world, session):
     parsed = _parse(HEADER + "YT0100010,陈新,13911113333,2019-07-01,\n")
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         roster.import_roster(session, world.actor(world.secretary), world.other.id, parsed)
     session.rollback()
     assert _by_number(session, "YT0100010") is None
@@ -182,7 +182,7 @@ def test_transfer_keeps_history_and_leaves_ledger_entries_where_recorded(world, 
 def test_the_old_secretary_no_longer_reaches_a_transferred_member(world, session):
     roster.transfer_member(session, world.actor(world.secretary), world.gold.id, world.other.id)
     session.commit()
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         roster.transfer_member(session, world.actor(world.secretary), world.gold.id, world.home.id)
     session.rollback()
     assert session.scalar(select(func.count()).select_from(MemberTransfer)) == 1

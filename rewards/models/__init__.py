@@ -6,6 +6,7 @@ from rewards.models.audit import AuditEvent
 from rewards.models.card import CARD_STATUS_LABELS, Card, CardStatus
 from rewards.models.claim import Activity, Attendance, Claim, ClaimStatus, PointCategory
 from rewards.models.community import Community
+from rewards.models.credentials import AccessToken, ActivationCode
 from rewards.models.ledger import EntryKind, LedgerEntry
 from rewards.models.member import Member, MemberStatus, MemberTransfer, mask_name
 from rewards.models.merchant import ApiKey, Merchant
@@ -16,7 +17,9 @@ __all__ = [
     "CARD_STATUS_LABELS",
     "ROLE_LABELS",
     "TIER_LABELS",
+    "AccessToken",
     "Account",
+    "ActivationCode",
     "Activity",
     "Agreement",
     "AgreementVersion",

@@ -55,7 +55,12 @@ class Claim(db.Model):
         CheckConstraint(
             "status <> 'rejected' OR rejection_reason IS NOT NULL", name="rejection_has_reason"
         ),
+        CheckConstraint(
+            "certified_points IS NULL OR certified_points > 0", name="certified_points_positive"
+        ),
         Index("ix_claims_community_id_status", "community_id", "status"),
+        # The queue: pending claims oldest first.
+        Index("ix_claims_status_submitted_at", "status", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +77,9 @@ class Claim(db.Model):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     rejection_reason: Mapped[str | None] = mapped_column(String(200))
+    # The points certified: the proposal in ``points``, or what the secretary set instead (up
+    # to the category's maximum). NULL until certified.
+    certified_points: Mapped[int | None] = mapped_column(Integer)
 
     member: Mapped[Member] = relationship()
     category: Mapped[PointCategory] = relationship(lazy="joined")

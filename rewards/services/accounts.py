@@ -77,7 +77,7 @@ def create_account(
         if member is None:
             raise ValidationFailed("党员账号必须对应一名在册党员。")
         if actor.role is Role.SECRETARY:
-            require_community(actor, member.community_id)
+            require_community(actor, member.community_id, "找不到该党员。")
         community_id = member.community_id
     account = Account(
         username=username,

@@ -49,7 +49,7 @@ def sign_agreement(
     if community_id is None:
         require_role(actor, Role.DISTRICT_ADMIN)
     else:
-        require_community(actor, community_id)
+        require_community(actor, community_id, "找不到该社区。")
         if session.get(Community, community_id) is None:
             raise NotFound("找不到该社区。")
     if session.get(Merchant, merchant_id) is None:

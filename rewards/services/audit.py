@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from rewards.clock import utcnow
-from rewards.errors import Forbidden
+from rewards.errors import Forbidden, NotFound
 from rewards.models import AuditEvent, Role
 
 if TYPE_CHECKING:
@@ -63,13 +63,20 @@ def require_role(actor: Actor, *roles: Role) -> None:
         raise Forbidden()
 
 
-def require_community(actor: Actor, community_id: int) -> None:
-    """A secretary reaches only their own community; district-wide actors reach all."""
+def require_community(
+    actor: Actor, community_id: int, missing: str = "找不到所请求的记录。"
+) -> None:
+    """A secretary reaches only their own community; district-wide actors reach all.
+
+    Another community's object is "not found" (``missing``), never a hint that it exists; a
+    role without any community scope is refused outright.
+    """
     if actor.is_district_wide:
         return
-    if actor.role is Role.SECRETARY and actor.community_id == community_id:
-        return
-    raise Forbidden("只能处理本社区登记的党员和记录。")
+    if actor.role is not Role.SECRETARY:
+        raise Forbidden()
+    if actor.community_id != community_id:
+        raise NotFound(missing)
 
 
 def require_merchant(actor: Actor, merchant_id: int) -> None:

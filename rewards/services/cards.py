@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Select, bindparam, exists, false, func, select
+from sqlalchemy import Select, bindparam, exists, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,8 @@ from rewards.errors import (
 )
 from rewards.models import Card, CardStatus, Member, MemberStatus, Redemption, Role
 from rewards.services.audit import Actor, record, require_community, require_role
+from rewards.services.paging import Page, check_page, paginate
+from rewards.services.reports import members_awaiting_cards
 
 CARD_NUMBER_DIGITS = 12
 
@@ -80,7 +82,7 @@ def _member_in_scope(session: Session, actor: Actor, member_id: int) -> Member:
     member = session.get(Member, member_id)
     if member is None:
         raise NotFound("找不到该党员。")
-    require_community(actor, member.community_id)
+    require_community(actor, member.community_id, "找不到该党员。")
     return member
 
 
@@ -282,9 +284,8 @@ class CardTokens:
         """The static token printed on the card, valid until the card is reissued or revoked."""
         return self._printed.dumps({"c": card.card_no, "g": card.generation})
 
-    def verify(self, session: Session, text: str, now: datetime | None = None) -> VerifiedCard:
-        """Resolve a scanned or typed credential to a usable card, or raise the precise error."""
-        now = now or utcnow()
+    def _read(self, text: str, now: datetime) -> _Credential:
+        """What a scanned or typed credential says, checked for signature and expiry only."""
         text = (text or "").strip()
         if not text:
             raise TokenInvalid("请扫描会员的卡码，或输入实体卡上的 12 位卡号。")
@@ -292,8 +293,7 @@ class CardTokens:
         if number is not None:
             if not is_valid_card_number(number):
                 raise TokenInvalid("卡号校验位不对，可能输错了一位，请核对后重新输入。")
-            card, _ = _usable(session, number, None, None)
-            return VerifiedCard(card, TokenKind.CARD_NUMBER)
+            return _Credential(TokenKind.CARD_NUMBER, number)
         try:
             payload = self._phone.loads(text)
             kind = TokenKind.PHONE
@@ -314,8 +314,38 @@ class CardTokens:
             expires_at = datetime.fromtimestamp(expires, tz=now.tzinfo)
             if now.timestamp() >= expires:
                 raise TokenExpired()
-        card, used = _usable(session, card_no, generation, nonce)
-        return VerifiedCard(card, kind, nonce, expires_at, used)
+        return _Credential(kind, card_no, generation, nonce, expires_at)
+
+    def verify(self, session: Session, text: str, now: datetime | None = None) -> VerifiedCard:
+        """Resolve a scanned or typed credential to a usable card, or raise the precise error."""
+        credential = self._read(text, now or utcnow())
+        card, used = _usable(session, credential.card_no, credential.generation, credential.nonce)
+        return VerifiedCard(card, credential.kind, credential.nonce, credential.expires_at, used)
+
+    def identify(self, session: Session, text: str, now: datetime | None = None) -> Card:
+        """The current card a credential belongs to, to tell who its holder is (签到识别).
+
+        Unlike ``verify`` nothing is spent and a suspended card still identifies its holder;
+        a replaced or revoked card, or an old generation's code, does not.
+        """
+        credential = self._read(text, now or utcnow())
+        card = session.scalar(select(Card).where(Card.card_no == credential.card_no))
+        if card is None:
+            raise TokenInvalid("查无此卡，请核对卡号。")
+        if credential.generation is not None and credential.generation != card.generation:
+            raise CardRevoked("此卡码属于已作废的旧卡，请出示新卡或手机卡码。")
+        if not card.is_current:
+            raise CardRevoked("此卡已作废（已注销或已补办新卡），请出示新卡或手机卡码。")
+        return card
+
+
+@dataclass(frozen=True)
+class _Credential:
+    kind: TokenKind
+    card_no: str
+    generation: int | None = None
+    nonce: str | None = None
+    expires_at: datetime | None = None
 
 
 class _CompactJSON:
@@ -359,3 +389,118 @@ def _usable(
     if card.status is CardStatus.REVOKED:
         raise CardRevoked()
     return card, bool(nonce_used)
+
+
+# -- many cards at once -----------------------------------------------------------------------
+
+
+def issue_cards(
+    session: Session, actor: Actor, member_ids: list[int], now: datetime | None = None
+) -> list[Card]:
+    """Issue cards to many members in one action (批量发卡): all of them, or none.
+
+    Refused, naming the member, if one already holds a card or is out of reach.
+    """
+    require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
+    wanted = list(dict.fromkeys(member_ids))
+    if not wanted:
+        raise ValidationFailed("请先勾选要发卡的党员。", fields={"member_ids": ["至少选择一名。"]})
+    issued = []
+    for member_id in wanted:
+        try:
+            issued.append(issue_card(session, actor, member_id, now))
+        except (Conflict, ValidationFailed) as error:
+            member = session.get(Member, member_id)
+            who = f"{member.name}（{member.member_no}）" if member else str(member_id)
+            raise type(error)(f"{who}：{error.message} 整批未发卡。") from error
+    return issued
+
+
+@dataclass(frozen=True)
+class PrintedCard:
+    """What one card of the printable sheet shows (卡片打印)."""
+
+    card: Card
+    member_name: str
+    community_name: str
+    token: str  # the printed-card QR's content
+
+
+def printable_cards(
+    session: Session, actor: Actor, tokens: CardTokens, card_ids: list[int]
+) -> list[PrintedCard]:
+    """The active cards to print on A4 sheets, in member number order."""
+    require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
+    wanted = list(dict.fromkeys(card_ids))
+    if not wanted:
+        raise ValidationFailed("请先勾选要打印的卡。")
+    found = session.scalars(select(Card).where(Card.id.in_(wanted))).all()
+    printed = []
+    for card in found:
+        require_community(actor, card.member.community_id, "找不到这张卡。")
+        if card.status is not CardStatus.ACTIVE:
+            raise Conflict(f"卡 {format_card_number(card.card_no)} 不是正常状态，不能打印。")
+        printed.append(
+            PrintedCard(
+                card, card.member.name, card.member.community.name, tokens.printed_token(card)
+            )
+        )
+    if len(printed) != len(wanted):
+        raise NotFound("找不到这张卡。")
+    return sorted(printed, key=lambda p: p.card.member.member_no)
+
+
+def list_cards(
+    session: Session,
+    actor: Actor,
+    *,
+    community_id: int | None = None,
+    status: CardStatus | None = None,
+    query: str = "",
+    page: int = 1,
+    page_size: int = 20,
+) -> Page[Card]:
+    """Cards of members registered in the actor's community, newest first; by status, and by
+    card number, member number or name."""
+    require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
+    if not actor.is_district_wide:
+        if community_id is not None and community_id != actor.community_id:
+            raise NotFound("找不到该社区。")
+        community_id = actor.community_id
+    statement = select(Card).join(Member, Member.id == Card.member_id)
+    if community_id is not None:
+        statement = statement.where(Member.community_id == community_id)
+    if status is not None:
+        statement = statement.where(Card.status == status)
+    query = (query or "").strip()[:40]
+    if query:
+        number = normalise_card_number(query)
+        statement = statement.where(
+            or_(
+                Card.card_no == number if number else false(),
+                Member.member_no.startswith(query.upper(), autoescape=True),
+                Member.name.contains(query, autoescape=True),
+            )
+        )
+    statement = statement.order_by(Card.issued_at.desc(), Card.id.desc())
+    return paginate(session, statement, page, page_size)
+
+
+def eligible_members(
+    session: Session,
+    actor: Actor,
+    community_id: int | None = None,
+    page: int = 1,
+    page_size: int = 50,
+    at: datetime | None = None,
+) -> Page[Member]:
+    """Members newly eligible for a card (待发卡): silver or better today, no current card."""
+    require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
+    if not actor.is_district_wide:
+        if community_id is not None and community_id != actor.community_id:
+            raise NotFound("找不到该社区。")
+        community_id = actor.community_id
+    check_page(page, page_size)
+    waiting = members_awaiting_cards(session, community_id, at)
+    start = (page - 1) * page_size
+    return Page(waiting[start : start + page_size], page, page_size, len(waiting))

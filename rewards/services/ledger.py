@@ -192,7 +192,7 @@ def reverse(
         raise NotFound("找不到这条积分记录。")
     member = session.get(Member, original.member_id)
     assert member is not None
-    require_community(actor, member.community_id)
+    require_community(actor, member.community_id, "找不到这条积分记录。")
     if original.kind is EntryKind.REVERSAL:
         raise Conflict("冲正记录本身不能再冲正；如需更正请做积分调整。")
     _lock_members(session, [original.member_id])
@@ -250,7 +250,7 @@ def adjust(
     member = session.get(Member, member_id)
     if member is None:
         raise NotFound("找不到该党员。")
-    require_community(actor, member.community_id)
+    require_community(actor, member.community_id, "找不到该党员。")
     entry = post(
         session,
         Posting(

@@ -20,14 +20,17 @@ from rewards.models import (
     Community,
     LedgerEntry,
     Member,
+    MemberStatus,
     Role,
     Tier,
 )
 from rewards.services import cards, ledger, reports, tiers
 from rewards.services.audit import Actor, require_community, require_role
+from rewards.services.members import member_in_reach
 
 RECENT_ENTRIES = 10
 OLDEST_PENDING_CLAIMS = 10
+TIER_DROP_DAYS = 30
 
 
 # -- a member ---------------------------------------------------------------------------------
@@ -56,26 +59,12 @@ class MemberOverview:
         return max(0, min(100, s.points * 100 // target))
 
 
-def _member_in_reach(session: Session, actor: Actor, member_id: int) -> Member:
-    """The member, if the actor may see them: themselves, their secretary, the district."""
-    member = session.get(Member, member_id)
-    if member is None:
-        raise NotFound("找不到该党员。")
-    if actor.role is Role.MEMBER:
-        if actor.member_id != member.id:
-            raise Forbidden("只能查看自己的积分和卡。")
-        return member
-    require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
-    require_community(actor, member.community_id)
-    return member
-
-
 def member_overview(
     session: Session, actor: Actor, member_id: int, at: datetime | None = None
 ) -> MemberOverview:
     """A member's home page: live tier, points in the window and all-time, card, last entries."""
     at = at or utcnow()
-    member = _member_in_reach(session, actor, member_id)
+    member = member_in_reach(session, actor, member_id)
     recent = session.scalars(
         select(LedgerEntry)
         .where(LedgerEntry.member_id == member.id)
@@ -119,7 +108,7 @@ def member_phone_code(
     Refused with the cashier's own errors when there is no active card: the member sees the
     same reason the counter would give.
     """
-    member = _member_in_reach(session, actor, member_id)
+    member = member_in_reach(session, actor, member_id)
     if actor.role is not Role.MEMBER:
         raise Forbidden("手机卡码只能由党员本人出示。")
     card = cards.current_card(session, member.id)
@@ -164,12 +153,31 @@ class CommunitySummary:
 
 
 @dataclass(frozen=True)
+class TierDrop:
+    """A member whose tier falls within the horizon if nothing new is certified."""
+
+    member: Member
+    outlook: tiers.TierOutlook
+
+
+@dataclass(frozen=True)
 class CommunityOverview:
-    """A secretary's home: the community's counts and the oldest claims waiting for them."""
+    """A secretary's home, saying what to do next: the claims waiting (and how long the oldest
+    has waited), the cards to issue, the members about to drop a tier."""
 
     summary: CommunitySummary
     oldest_pending: Sequence[Claim]
     tier_policy_version: int | None
+    cards_to_issue: int
+    tier_drops: Sequence[TierDrop]
+    at: datetime
+
+    @property
+    def oldest_pending_days(self) -> int | None:
+        """Whole days the oldest pending claim has waited (None when nothing waits)."""
+        if not self.oldest_pending:
+            return None
+        return (self.at - self.oldest_pending[0].submitted_at).days
 
 
 @dataclass(frozen=True)
@@ -228,7 +236,7 @@ def _community_in_reach(session: Session, actor: Actor, community_id: int) -> Co
     community = session.get(Community, community_id)
     if community is None:
         raise NotFound("找不到该社区。")
-    require_community(actor, community.id)
+    require_community(actor, community.id, "找不到该社区。")
     return community
 
 
@@ -262,7 +270,27 @@ def community_overview(
         summary=CommunitySummary(community, counts),
         oldest_pending=oldest,
         tier_policy_version=policy.version if policy else None,
+        cards_to_issue=len(reports.members_awaiting_cards(session, community.id, at)),
+        tier_drops=tier_drops(session, community.id, at),
+        at=at,
     )
+
+
+def tier_drops(
+    session: Session, community_id: int, at: datetime, days: int = TIER_DROP_DAYS
+) -> list[TierDrop]:
+    """Members of a community whose tier falls within ``days`` days if nothing new is
+    certified, soonest first."""
+    members = session.scalars(
+        select(Member).where(
+            Member.community_id == community_id, Member.status == MemberStatus.ACTIVE
+        )
+    ).all()
+    standing = tiers.evaluate_tiers(session, [m.id for m in members], at)
+    tiered = {m.id: m for m in members if standing[m.id] is not Tier.NONE}
+    outlooks = tiers.outlook(session, tiered, at, days)
+    drops = [TierDrop(tiered[mid], o) for mid, o in outlooks.items() if o.drops_on is not None]
+    return sorted(drops, key=lambda d: (d.outlook.drops_on, d.member.member_no))
 
 
 def district_overview(

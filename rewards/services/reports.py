@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from rewards.clock import utcnow
@@ -126,13 +126,14 @@ def community_statistics(
 
 
 def members_awaiting_cards(
-    session: Session, community_id: int, at: datetime | None = None
+    session: Session, community_id: int | None, at: datetime | None = None
 ) -> list[Member]:
-    """Active members of a community at silver or above who hold no current card (待发卡)."""
+    """Active members of a community (None: every community) at silver or above who hold no
+    current card (待发卡)."""
     without_card = (
         select(Member)
         .where(
-            Member.community_id == community_id,
+            Member.community_id == community_id if community_id is not None else true(),
             Member.status == MemberStatus.ACTIVE,
             ~select(Card.id)
             .where(Card.member_id == Member.id, Card.status.in_(_CURRENT_CARD))

@@ -6,9 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -189,67 +192,119 @@ def _check_row(
             return ""
         return cells[position].strip()
 
-    problems: list[str] = []
     member_no = cell("member_no").upper()
     name = cell("name")
-    phone = cell("phone").replace(" ", "").replace("-", "")
+    phone = normalise_phone(cell("phone"))
     joined_text = cell("joined_on")
     employer = cell("employer")
 
-    if not member_no:
-        problems.append("缺少党员编号（member_no）")
-    elif not MEMBER_NO.match(member_no):
-        problems.append(f"党员编号「{member_no}」格式不对，应为 0–2 个大写字母加 6–14 位数字")
-    elif member_no in first_line:
-        problems.append(f"党员编号 {member_no} 与第 {first_line[member_no]} 行重复")
-    if not name:
-        problems.append("缺少姓名（name）")
-    elif len(name) > MAX_NAME_LENGTH:
-        problems.append(f"姓名超过 {MAX_NAME_LENGTH} 个字")
-    if not phone:
-        problems.append("缺少手机号（phone）")
-    elif not MOBILE.match(phone):
-        problems.append(f"手机号「{cell('phone')}」不是 11 位大陆手机号")
-    joined_on = None
-    if not joined_text:
-        problems.append("缺少报到日期（joined_on）")
-    else:
-        joined_on = _parse_date(joined_text)
-        if joined_on is None:
-            problems.append(f"日期「{joined_text}」格式不对，应为 YYYY-MM-DD，例如 2019-07-01")
-        elif joined_on > today:
-            problems.append(f"报到日期 {joined_on.isoformat()} 晚于今天")
-        elif joined_on < EARLIEST_JOINED_ON:
-            problems.append(f"报到日期 {joined_on.isoformat()} 早于 1921-07-01，请核对")
-    if len(employer) > MAX_EMPLOYER_LENGTH:
-        problems.append(f"工作单位超过 {MAX_EMPLOYER_LENGTH} 个字")
-
+    joined_on = _parse_date(joined_text) if joined_text else None
+    found = member_problems(member_no, name, phone, joined_on, employer, today)
+    if joined_text and joined_on is None:
+        found["joined_on"] = f"日期「{joined_text}」格式不对，应为 YYYY-MM-DD，例如 2019-07-01"
+    elif not joined_text:
+        found["joined_on"] = "缺少报到日期（joined_on）"
+    if phone and "phone" in found:
+        found["phone"] = f"手机号「{cell('phone')}」不是 11 位大陆手机号"
+    if "member_no" not in found and member_no in first_line:
+        found["member_no"] = f"党员编号 {member_no} 与第 {first_line[member_no]} 行重复"
     if member_no and member_no not in first_line:
         first_line[member_no] = line
-    if problems:
-        errors.append(RowError(line, "；".join(problems) + "。"))
+    if found:
+        ordered = [found[key] for key in MEMBER_FIELDS if key in found]
+        errors.append(RowError(line, "；".join(ordered) + "。"))
         return None
     assert joined_on is not None
     return RosterRow(line, member_no, name, phone, joined_on, employer)
 
 
-def import_roster(
-    session: Session,
-    actor: Actor,
-    community_id: int,
-    roster: RosterFile,
-    progress: Callable[[int], None] | None = None,
-    now: datetime | None = None,
-) -> ImportResult:
-    """Import a parsed roster into one community: all rows or none (导入名册).
+MEMBER_FIELDS = ("member_no", "name", "phone", "joined_on", "employer")
 
-    New member numbers are added; members already on this community's roster are updated. A
-    number registered in another community is an error: that member must be transferred.
-    ``progress`` is called with the number of rows just handled.
+
+def normalise_phone(text: str) -> str:
+    """A phone number as typed, without the spaces and dashes people put in."""
+    return (text or "").strip().replace(" ", "").replace("-", "")
+
+
+def member_problems(
+    member_no: str,
+    name: str,
+    phone: str,
+    joined_on: date | None,
+    employer: str,
+    today: date,
+) -> dict[str, str]:
+    """What is wrong with a member's details, by field (empty when all is well).
+
+    The one set of rules for a roster row, a member added by hand and a member's edit.
     """
-    now = now or utcnow()
+    problems: dict[str, str] = {}
+    if not member_no:
+        problems["member_no"] = "缺少党员编号（member_no）"
+    elif not MEMBER_NO.match(member_no):
+        problems["member_no"] = (
+            f"党员编号「{member_no}」格式不对，应为 0–2 个大写字母加 6–14 位数字"
+        )
+    if not name:
+        problems["name"] = "缺少姓名（name）"
+    elif len(name) > MAX_NAME_LENGTH:
+        problems["name"] = f"姓名超过 {MAX_NAME_LENGTH} 个字"
+    if not phone:
+        problems["phone"] = "缺少手机号（phone）"
+    elif not MOBILE.match(phone):
+        problems["phone"] = f"手机号「{phone}」不是 11 位大陆手机号"
+    if joined_on is None:
+        problems["joined_on"] = "缺少报到日期（joined_on）"
+    elif joined_on > today:
+        problems["joined_on"] = f"报到日期 {joined_on.isoformat()} 晚于今天"
+    elif joined_on < EARLIEST_JOINED_ON:
+        problems["joined_on"] = f"报到日期 {joined_on.isoformat()} 早于 1921-07-01，请核对"
+    if len(employer) > MAX_EMPLOYER_LENGTH:
+        problems["employer"] = f"工作单位超过 {MAX_EMPLOYER_LENGTH} 个字"
+    return problems
+
+
+@dataclass(frozen=True)
+class RowReport:
+    """What an import would do with one line of the file (预览)."""
+
+    line: int
+    action: str  # new, update, unchanged or error
+    member_no: str = ""
+    name: str = ""
+    message: str = ""
+
+
+ROW_ACTIONS = {"new": "新增", "update": "更新", "unchanged": "不变", "error": "有错误"}
+
+
+@dataclass
+class ImportCheck:
+    """A roster file checked against the database: a report line per row, nothing written."""
+
+    community: Community
+    roster: RosterFile
+    existing: dict[str, Member]
+    errors: list[RowError]
+    rows: list[RowReport]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def count(self, action: str) -> int:
+        return sum(1 for row in self.rows if row.action == action)
+
+
+def check_import(
+    session: Session, actor: Actor, community_id: int, roster: RosterFile
+) -> ImportCheck:
+    """What importing ``roster`` into a community would do, row by row; writes nothing.
+
+    A number registered in another community is an error: that member must be transferred.
+    """
     require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
-    require_community(actor, community_id)
+    require_community(actor, community_id, "找不到该社区。")
     community = session.get(Community, community_id)
     if community is None:
         raise NotFound("找不到该社区。")
@@ -270,18 +325,56 @@ def import_roster(
             select(Community.id, Community.name).where(Community.id.in_(elsewhere))
         )
     }
+    reports = [RowReport(e.line, "error", message=e.message) for e in roster.errors]
     for row in roster.rows:
         member = existing.get(row.member_no)
         if member is not None and member.community_id != community_id:
-            errors.append(
-                RowError(
-                    row.line,
-                    f"党员编号 {row.member_no} 已在「{names[member.community_id]}」登记；"
-                    "请由该社区办理组织关系转接（transfer），不能通过导入改登记社区。",
-                )
+            error = RowError(
+                row.line,
+                f"党员编号 {row.member_no} 已在「{names[member.community_id]}」登记；"
+                "请由该社区办理组织关系转接（transfer），不能通过导入改登记社区。",
             )
-    if errors:
-        raise RosterInvalid(sorted(errors, key=lambda e: e.line))
+            errors.append(error)
+            reports.append(RowReport(row.line, "error", row.member_no, row.name, error.message))
+        elif member is None:
+            reports.append(RowReport(row.line, "new", row.member_no, row.name))
+        elif (member.name, member.phone, member.joined_on, member.employer) == (
+            row.name,
+            row.phone,
+            row.joined_on,
+            row.employer,
+        ):
+            reports.append(RowReport(row.line, "unchanged", row.member_no, row.name))
+        else:
+            reports.append(RowReport(row.line, "update", row.member_no, row.name))
+    return ImportCheck(
+        community=community,
+        roster=roster,
+        existing=existing,
+        errors=sorted(errors, key=lambda e: e.line),
+        rows=sorted(reports, key=lambda r: r.line),
+    )
+
+
+def import_roster(
+    session: Session,
+    actor: Actor,
+    community_id: int,
+    roster: RosterFile,
+    progress: Callable[[int], None] | None = None,
+    now: datetime | None = None,
+) -> ImportResult:
+    """Import a parsed roster into one community: all rows or none (导入名册).
+
+    New member numbers are added; members already on this community's roster are updated
+    (``check_import`` says which, and refuses a member of another community). ``progress`` is
+    called with the number of rows just handled.
+    """
+    now = now or utcnow()
+    check = check_import(session, actor, community_id, roster)
+    if not check.ok:
+        raise RosterInvalid(check.errors)
+    existing = check.existing
 
     created = updated = unchanged = 0
     for start in range(0, len(roster.rows), IMPORT_CHUNK):
@@ -347,7 +440,7 @@ def transfer_member(
     member = session.scalar(select(Member).where(Member.id == member_id).with_for_update(of=Member))
     if member is None:
         raise NotFound("找不到该党员。")
-    require_community(actor, member.community_id)
+    require_community(actor, member.community_id, "找不到该党员。")
     target = session.get(Community, to_community_id)
     if target is None:
         raise NotFound("找不到转入的社区。")
@@ -388,3 +481,49 @@ def transfers_of(session: Session, member_id: int) -> list[MemberTransfer]:
             .order_by(MemberTransfer.transferred_at, MemberTransfer.id)
         )
     )
+
+
+# -- a file waiting between its preview and its import ----------------------------------------
+
+STAGED_TTL = timedelta(hours=24)
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+_STAGED_NAME = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+class StagedFiles:
+    """Roster files uploaded for a preview, kept until imported (名册预览暂存).
+
+    Each file belongs to the account that uploaded it; files older than a day are dropped.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _path(self, account_id: int, token: str) -> Path:
+        if not _STAGED_NAME.match(token or ""):
+            raise NotFound("预览已失效，请重新上传名册文件。")
+        return self.folder / f"{account_id}-{token}.csv"
+
+    def put(self, account_id: int, data: bytes) -> str:
+        """Keep ``data`` and return the token that names it."""
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise ValidationFailed(f"名册文件不能超过 {MAX_UPLOAD_BYTES // 1024 // 1024} MB。")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        limit = time.time() - STAGED_TTL.total_seconds()
+        for old in self.folder.glob("*.csv"):
+            if old.stat().st_mtime < limit:
+                old.unlink(missing_ok=True)
+        token = secrets.token_urlsafe(24)
+        self._path(account_id, token).write_bytes(data)
+        return token
+
+    def get(self, account_id: int, token: str) -> bytes:
+        """The file kept under ``token`` for this account."""
+        path = self._path(account_id, token)
+        if not path.exists():
+            raise NotFound("预览已失效，请重新上传名册文件。")
+        return path.read_bytes()
+
+    def drop(self, account_id: int, token: str) -> None:
+        """Forget the file (after its import)."""
+        self._path(account_id, token).unlink(missing_ok=True)

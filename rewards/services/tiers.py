@@ -232,3 +232,79 @@ def evaluate_tiers(
     start, end = window(policy, business_date(at))
     totals = points_in_window(session, ids, start, end)
     return {member_id: tier_for_points(totals.get(member_id, 0), policy) for member_id in ids}
+
+
+@dataclass(frozen=True)
+class TierOutlook:
+    """Where a member stands ``days`` from now if nothing new is certified (积分到期预警):
+    points leave the trailing window as their service dates age out of it."""
+
+    member_id: int
+    tier_now: Tier
+    points_now: int
+    tier_then: Tier
+    points_then: int
+    horizon: date
+    drops_on: date | None  # the first day the tier is lower than today's, if within the horizon
+
+    @property
+    def leaving(self) -> int:
+        """Points that leave the window by the horizon."""
+        return self.points_now - self.points_then
+
+
+_RANK = {Tier.NONE: 0, Tier.SILVER: 1, Tier.GOLD: 2}
+
+
+def outlook(
+    session: Session, member_ids: Iterable[int], at: datetime | None = None, days: int = 30
+) -> dict[int, TierOutlook]:
+    """Each member's tier over the next ``days`` days with no new points, under today's policy
+    (a policy version published for a later date is not taken into account)."""
+    at = at or utcnow()
+    ids = list(member_ids)
+    policy = current_policy(session, at)
+    today = business_date(at)
+    horizon = today + timedelta(days=days)
+    start_now, _ = window(policy, today)
+    start_then, _ = window(policy, horizon)
+    now_points = points_in_window(session, ids, start_now, today)
+    leaving: dict[int, list[tuple[date, int]]] = {}
+    for chunk_start in range(0, len(ids), 5000):
+        chunk = ids[chunk_start : chunk_start + 5000]
+        rows = session.execute(
+            select(LedgerEntry.member_id, LedgerEntry.occurred_on, func.sum(LedgerEntry.points))
+            .where(
+                LedgerEntry.member_id.in_(chunk),
+                LedgerEntry.occurred_on >= start_now,
+                LedgerEntry.occurred_on < start_then,
+            )
+            .group_by(LedgerEntry.member_id, LedgerEntry.occurred_on)
+            .order_by(LedgerEntry.member_id, LedgerEntry.occurred_on)
+        )
+        for member_id, day, total in rows:
+            leaving.setdefault(member_id, []).append((day, int(total)))
+    result = {}
+    for member_id in ids:
+        points = now_points.get(member_id, 0)
+        tier_now = tier_for_points(points, policy)
+        drops_on = None
+        remaining = points
+        aged = leaving.get(member_id, [])
+        for offset in range(1, days + 1):
+            day = today + timedelta(days=offset)
+            opens, _ = window(policy, day)
+            while aged and aged[0][0] < opens:
+                remaining -= aged.pop(0)[1]
+            if drops_on is None and _RANK[tier_for_points(remaining, policy)] < _RANK[tier_now]:
+                drops_on = day
+        result[member_id] = TierOutlook(
+            member_id=member_id,
+            tier_now=tier_now,
+            points_now=points,
+            tier_then=tier_for_points(remaining, policy),
+            points_then=remaining,
+            horizon=horizon,
+            drops_on=drops_on,
+        )
+    return result

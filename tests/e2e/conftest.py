@@ -29,7 +29,11 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "e2e"
 PASSWORD = "correct horse"
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "tablet": {"width": 1024, "height": 768}}
+VIEWPORTS = {
+    "phone": {"width": 390, "height": 844},
+    "tablet": {"width": 1024, "height": 768},
+    "desktop": {"width": 1280, "height": 900},
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -49,6 +53,7 @@ class Shop:
     app: Flask
     cashier: str
     manager: str
+    secretary: str  # the home community's secretary
     gold_card_id: int
     gold_card_no: str
     silver_card_no: str
@@ -101,6 +106,7 @@ def live_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]
             app=app,
             cashier=world.cashier.username,
             manager=world.manager.username,
+            secretary=world.secretary.username,
             gold_card_id=world.gold_card.id,
             gold_card_no=world.gold_card.card_no,
             silver_card_no=world.silver_card.card_no,
@@ -149,12 +155,13 @@ def screenshot(page, name: str, full_page: bool = True) -> Path:  # type: ignore
     return path
 
 
-def sign_in(page, shop: Shop, username: str) -> None:  # type: ignore[no-untyped-def]
+def sign_in(page, shop: Shop, username: str, home: str = "/merchant/") -> None:  # type: ignore[no-untyped-def]
+    """Sign in through the form and wait for the role's home page (``home``)."""
     page.goto(f"{shop.url}/login")
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{shop.url}/merchant/")
+    page.wait_for_url(f"{shop.url}{home}")
 
 
 def scan(page, code: str, amount: str) -> None:  # type: ignore[no-untyped-def]
