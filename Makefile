@@ -17,7 +17,7 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 
 # The camera scanner's QR decoder (zxing-wasm) comes from the npm registry and is served by
 # the app itself, never from a CDN.
-VENDOR := merchant_portal/static/vendor/zxing-reader.js
+VENDOR := rewards/static/vendor/zxing-reader.js
 $(VENDOR): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run --silent vendor

@@ -53,6 +53,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_pos_api(app)
 
+    from community_portal.api import init_app as init_secretary_api
+    from rewards.people_api import init_app as init_people_api
+
+    init_people_api(app)
+    init_secretary_api(app)
+
     from rewards.cli import register_commands
 
     register_commands(app)

@@ -28,12 +28,13 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from rewards.clock import utcnow
+from rewards.errors import DomainError, TooManyAttempts, ValidationFailed
 from rewards.extensions import db, login_manager
 from rewards.models import Account, AuditEvent, Role
-from rewards.services import accounts
+from rewards.services import accounts, activation
 from rewards.services.audit import Actor, record
 from rewards.services.cards import CardTokens
 
@@ -196,3 +197,77 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
     app.register_error_handler(CSRFError, _csrf_refused)
     app.register_blueprint(bp)
+
+
+# -- first sign-in with an activation code (首次登录 · 激活码) -----------------------------------
+
+
+class ActivationForm(FlaskForm):
+    """A member's first sign-in: member number, the printed activation code, a new password."""
+
+    member_no = StringField(
+        _l("党员编号"), validators=[DataRequired(_l("请输入党员编号。")), Length(max=20)]
+    )
+    code = StringField(
+        _l("激活码"), validators=[DataRequired(_l("请输入激活码。")), Length(max=40)]
+    )
+    password = PasswordField(
+        _l("设置密码"),
+        validators=[
+            DataRequired(_l("请设置密码。")),
+            Length(
+                min=accounts.MIN_PASSWORD_LENGTH,
+                max=200,
+                message=_l("密码至少 %(n)s 位。", n=accounts.MIN_PASSWORD_LENGTH),
+            ),
+        ],
+        description=_l("至少 %(n)s 位，请勿与他人共用", n=accounts.MIN_PASSWORD_LENGTH),
+    )
+    password_again = PasswordField(
+        _l("再次输入密码"),
+        validators=[
+            DataRequired(_l("请再次输入密码。")),
+            EqualTo("password", _l("两次输入的密码不一致。")),
+        ],
+    )
+
+
+@bp.route("/activate", methods=["GET", "POST"])
+def activate() -> Response | str | tuple[str, int]:
+    """A member sets their password with the activation code from the community, and is in."""
+    form = ActivationForm()
+    if not form.validate_on_submit():
+        return render_template("auth/activate.html", form=form), 422 if form.errors else 200
+    member_no = form.member_no.data or ""
+    try:
+        account = activation.activate(
+            db.session, member_no, form.code.data or "", form.password.data or ""
+        )
+    except TooManyAttempts as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return render_template("auth/activate.html", form=form), 429
+    except activation.ActivationRefused as error:
+        db.session.rollback()
+        activation.record_failure(db.session, member_no)  # counts towards the throttle
+        db.session.commit()
+        form.code.errors.append(error.message)
+        return render_template("auth/activate.html", form=form), 422
+    except ValidationFailed as error:  # the password rules
+        db.session.rollback()
+        form.password.errors.append(error.message)
+        return render_template("auth/activate.html", form=form), 422
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return render_template("auth/activate.html", form=form), error.status
+    db.session.commit()
+    login_user(account)
+    flash(
+        _(
+            "账号已开通，欢迎！以后请用登录名 %(username)s 和刚设置的密码登录。",
+            username=account.username,
+        ),
+        "success",
+    )
+    return redirect(home_url(account))

@@ -719,6 +719,11 @@ class _DemoBuilder:
                 if rng.random() < chance:
                     category = self.categories[rng.choice(codes)]
                     claims.append((fate, category, rng.randint(1, category.default_points)))
+            if m is self.designated["silver"]:
+                # c01-silver's own claims wait in C01's queue: certifying them is the tour.
+                for code in ("micro_wish", "mentoring"):
+                    category = self.categories[code]
+                    claims.append(("pending", category, category.max_points))
             for fate, category, points in claims:
                 if fate == "pending":
                     day = self._days_ago(1, 20)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rewards.errors import NotFound, ValidationFailed
+from rewards.errors import CardRevoked, NotFound, ValidationFailed
 from rewards.models import (
     Activity,
     Attendance,
@@ -18,7 +18,7 @@ from rewards.models import (
     MemberStatus,
     Role,
 )
-from rewards.services import activities, ledger
+from rewards.services import activities, cards, ledger
 from rewards.services.audit import Actor
 from tests import factories
 from tests.clock import today
@@ -153,3 +153,70 @@ def test_empty_attendance_batch_is_refused(world, session):
     activity = _activity(world, session)
     with pytest.raises(ValidationFailed):
         activities.record_attendance(session, world.actor(world.secretary), activity.id, [])
+
+
+# -- who is at the door: scanned codes and typed numbers --------------------------------------
+
+
+def test_paste_accepts_lines_commas_and_chinese_separators():
+    text = "yt0100001\nYT0100002, YT0100003，YT0100004；YT0100001\n\n"
+    assert activities.split_member_numbers(text) == [
+        "YT0100001",
+        "YT0100002",
+        "YT0100003",
+        "YT0100004",
+    ]
+
+
+def test_a_printed_number_a_printed_qr_and_a_phone_code_all_identify_the_member(
+    world, session, tokens
+):
+    activity = _activity(world, session)
+    secretary = world.actor(world.secretary)
+    phone, _ = tokens.phone_token(world.gold_card)
+    for code in (world.gold_card.card_no, tokens.printed_token(world.gold_card), phone):
+        found = activities.identify_attendee(session, secretary, tokens, activity.id, code)
+        assert (found.member_no, found.already_recorded) == (world.gold.member_no, False)
+    # Identifying spends nothing: the phone code still pays at a counter.
+    assert tokens.verify(session, phone).nonce_used is False
+
+
+def test_a_typed_member_number_identifies_and_says_already_recorded(world, session, tokens):
+    activity = _activity(world, session)
+    secretary = world.actor(world.secretary)
+    activities.record_attendance(session, secretary, activity.id, [world.silver.member_no])
+    session.commit()
+    found = activities.identify_attendee(
+        session, secretary, tokens, activity.id, world.silver.member_no.lower()
+    )
+    assert (found.name, found.already_recorded) == (world.silver.name, True)
+
+
+def test_another_communitys_card_or_a_replaced_card_does_not_identify(world, session, tokens):
+    activity = _activity(world, session)
+    secretary = world.actor(world.secretary)
+    outsider = factories.member(session, world.other, name="赵六")
+    outsider_card = factories.card(session, outsider)
+    old_printed = tokens.printed_token(world.silver_card)
+    cards.reissue_card(session, factories.OPERATOR, world.silver_card.id, "遗失")
+    session.commit()
+    with pytest.raises(ValidationFailed):
+        activities.identify_attendee(session, secretary, tokens, activity.id, outsider_card.card_no)
+    with pytest.raises(CardRevoked):
+        activities.identify_attendee(session, secretary, tokens, activity.id, old_printed)
+
+
+def test_activities_are_listed_latest_first_with_attendee_counts(world, session, clock):
+    secretary = world.actor(world.secretary)
+    older = _activity(world, session)
+    newer = activities.create_activity(
+        session, secretary, world.home.id, world.category.id, "今天的活动", clock.today, 3
+    )
+    activities.record_attendance(
+        session, secretary, newer.id, [world.gold.member_no, world.plain.member_no]
+    )
+    session.commit()
+    rows = activities.list_activities(session, secretary).items
+    assert [(r.activity.id, r.attendees) for r in rows] == [(newer.id, 2), (older.id, 0)]
+    other = factories.account(session, Role.SECRETARY, community=world.other)
+    assert activities.list_activities(session, Actor.for_account(other)).total == 0

@@ -260,3 +260,38 @@ def test_secretary_manages_only_own_community_cards(world, session):
 def test_merchant_staff_cannot_manage_cards(world, session):
     with pytest.raises(Forbidden):
         cards.suspend_card(session, world.actor(world.manager), world.gold_card.id, "越权")
+
+
+def test_newly_eligible_members_are_silver_or_better_without_a_current_card(world, session):
+    waiting = factories.member(session, world.home, name="冯待卡")
+    factories.points(session, waiting, 70)
+    lapsed = factories.member(session, world.home, name="褚未达")
+    factories.points(session, lapsed, 20)
+    session.commit()
+    found = cards.eligible_members(session, world.actor(world.secretary))
+    assert [m.id for m in found.items] == [waiting.id]
+
+
+def test_issuing_many_cards_is_all_or_nothing_naming_the_member(world, session):
+    first = factories.member(session, world.home, name="冯一")
+    second = factories.member(session, world.home, name="冯二")
+    session.commit()
+    secretary = world.actor(world.secretary)
+    with pytest.raises(Conflict) as caught:
+        cards.issue_cards(session, secretary, [first.id, world.gold.id, second.id])
+    assert world.gold.name in caught.value.message and "整批未发卡" in caught.value.message
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Card)) == 3
+    issued = cards.issue_cards(session, secretary, [first.id, second.id])
+    session.commit()
+    assert {c.member_id for c in issued} == {first.id, second.id}
+
+
+def test_printable_cards_carry_the_printed_token_and_stay_in_scope(world, session, tokens):
+    secretary = world.actor(world.secretary)
+    sheet = cards.printable_cards(session, secretary, tokens, [world.gold_card.id])
+    assert sheet[0].token == tokens.printed_token(world.gold_card)
+    assert tokens.verify(session, sheet[0].token).card.id == world.gold_card.id
+    other = Actor.for_account(factories.account(session, Role.SECRETARY, community=world.other))
+    with pytest.raises(NotFound):
+        cards.printable_cards(session, other, tokens, [world.gold_card.id])

@@ -263,3 +263,145 @@ def test_inactive_member_cannot_claim(world, session, clock):
         claims.submit_claim(
             session, factories.OPERATOR, world.plain.id, world.category.id, "服务", clock.today
         )
+
+
+# -- the queue and the decisions of the workbench ---------------------------------------------
+
+
+def _pending(world, session, count: int, clock, member=None) -> list[Claim]:
+    """``count`` claims submitted a minute apart, oldest first."""
+    made = []
+    for n in range(count):
+        made.append(
+            claims.submit_claim(
+                session,
+                factories.OPERATOR,
+                (member or world.plain).id,
+                world.category.id,
+                f"服务记录 {n}",
+                clock.today - timedelta(days=1 + n % 5),
+                now=clock.now - timedelta(minutes=count - n),
+            )
+        )
+    session.commit()
+    return made
+
+
+def test_the_queue_is_every_pending_claim_of_the_community_oldest_first_and_paged(
+    world, session, clock
+):
+    ours = _pending(world, session, 25, clock)
+    _pending(world, session, 2, clock, member=factories.member(session, world.other, name="赵六"))
+    secretary = world.actor(world.secretary)
+    first = claims.list_claims(session, secretary, page=1, page_size=20)
+    second = claims.list_claims(session, secretary, page=2, page_size=20)
+    assert first.total == 25 and first.pages == 2
+    assert [c.id for c in [*first.items, *second.items]] == [c.id for c in ours]
+
+
+def test_the_queue_filters_by_category_and_service_date(world, session, clock):
+    _pending(world, session, 5, clock)
+    other_category = factories.category(session)
+    special = claims.submit_claim(
+        session,
+        factories.OPERATOR,
+        world.gold.id,
+        other_category.id,
+        "微心愿",
+        clock.today - timedelta(days=30),
+    )
+    session.commit()
+    secretary = world.actor(world.secretary)
+    by_category = claims.list_claims(session, secretary, category_id=other_category.id)
+    assert [c.id for c in by_category.items] == [special.id]
+    old = claims.list_claims(session, secretary, occurred_to=clock.today - timedelta(days=20))
+    assert [c.id for c in old.items] == [special.id]
+    recent = claims.list_claims(session, secretary, occurred_from=clock.today - timedelta(days=2))
+    assert all(c.occurred_on >= clock.today - timedelta(days=2) for c in recent.items)
+    assert recent.total == 2
+
+
+def test_a_secretary_cannot_list_another_communitys_queue(world, session):
+    with pytest.raises(NotFound):
+        claims.list_claims(session, world.actor(world.secretary), community_id=world.other.id)
+
+
+def test_the_district_lists_every_community_or_one(world, session, clock):
+    _pending(world, session, 2, clock)
+    _pending(world, session, 1, clock, member=factories.member(session, world.other, name="赵六"))
+    admin = Actor(label="admin", role=Role.DISTRICT_ADMIN)
+    assert claims.list_claims(session, admin).total == 3
+    assert claims.list_claims(session, admin, community_id=world.other.id).total == 1
+
+
+def test_certified_points_may_be_changed_up_to_the_category_maximum(world, session):
+    claim = _claim(world, session, points=5)
+    entry = claims.certify_claim(session, world.actor(world.secretary), claim.id, points=8)
+    session.commit()
+    assert entry.points == 8
+    stored = session.get(Claim, claim.id)
+    assert (stored.points, stored.certified_points) == (5, 8)  # the proposal is kept
+
+
+def test_certified_points_over_the_maximum_are_refused_and_nothing_is_written(world, session):
+    claim = _claim(world, session)
+    with pytest.raises(ValidationFailed) as caught:
+        claims.certify_claim(
+            session, world.actor(world.secretary), claim.id, points=world.category.max_points + 1
+        )
+    session.rollback()
+    assert caught.value.details["fields"]["points"]
+    assert session.get(Claim, claim.id).status is ClaimStatus.PENDING
+    assert _count(session, LedgerEntry, LedgerEntry.source_type == "claim") == 0
+
+
+def test_bulk_certification_gives_one_line_per_claim_and_skips_one_decided_meanwhile(
+    world, session, clock
+):
+    batch = _pending(world, session, 3, clock)
+    secretary = world.actor(world.secretary)
+    claims.certify_claim(session, secretary, batch[1].id)  # decided in another tab
+    session.commit()
+    lines = claims.certify_claims(session, secretary, [c.id for c in batch] + [999_999])
+    session.commit()
+    assert [(line.claim_id, line.ok) for line in lines] == [
+        (batch[0].id, True),
+        (batch[1].id, False),
+        (batch[2].id, True),
+        (999_999, False),
+    ]
+    assert "没有重复记分" in lines[1].message and lines[1].member_name == world.plain.name
+    assert lines[3].member_name == ""  # an unknown claim names nobody
+    assert _count(session, LedgerEntry, LedgerEntry.source_type == "claim") == 3
+
+
+def test_bulk_certification_does_not_reach_another_community(world, session, clock):
+    outsider = factories.member(session, world.other, name="赵六")
+    foreign = _pending(world, session, 1, clock, member=outsider)[0]
+    lines = claims.certify_claims(session, world.actor(world.secretary), [foreign.id])
+    session.commit()
+    assert not lines[0].ok and lines[0].member_name == ""
+    assert session.get(Claim, foreign.id).status is ClaimStatus.PENDING
+
+
+def test_a_rejected_claim_is_a_conflict_when_rejected_again(world, session):
+    claim = _claim(world, session)
+    secretary = world.actor(world.secretary)
+    claims.reject_claim(session, secretary, claim.id, "材料不全")
+    session.commit()
+    with pytest.raises(Conflict) as caught:
+        claims.reject_claim(session, secretary, claim.id, "再次驳回")
+    assert "驳回" in caught.value.message
+
+
+def test_a_claims_detail_names_who_decided_and_the_entry(world, session):
+    claim = _claim(world, session)
+    secretary = world.actor(world.secretary)
+    entry = claims.certify_claim(session, secretary, claim.id)
+    session.commit()
+    detail = claims.get_claim(session, secretary, claim.id)
+    assert detail.decided_by == world.secretary.display_name
+    assert detail.entry.id == entry.id
+    other = factories.account(session, Role.SECRETARY, community=world.other)
+    with pytest.raises(NotFound):
+        claims.get_claim(session, Actor.for_account(other), claim.id)

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from rewards.clock import utcnow
 from rewards.errors import Forbidden, NotFound
-from rewards.models import Community, LedgerEntry, Member, MemberStatus, Role
-from rewards.services import cards, claims, ledger
+from rewards.models import Community, LedgerEntry, Member, MemberStatus, Role, Tier
+from rewards.services import cards, claims, ledger, tiers
 from rewards.services.audit import Actor
 from rewards.services.overview import community_overview, district_overview
 from tests import factories
@@ -228,3 +228,33 @@ def test_district_counts_cover_every_community_in_code_order(session, world):
     assert codes == sorted(codes) and {"C01", "C02", "C03"} <= set(codes)
     assert district.totals.members == sum(s.counts.members for s in district.communities) == 3
     assert district.totals.active_cards == 3
+
+
+def test_the_home_says_what_to_do_next(client, session, world, clock):
+    # Two claims waiting, the oldest for three days.
+    claim(session, world, world.plain, clock.now - timedelta(days=3, hours=1))
+    claim(session, world, world.gold, clock.now - timedelta(hours=5))
+    # A silver member without a card.
+    waiting = factories.member(session, world.home, name="冯待卡")
+    factories.points(session, waiting, 70)
+    # A silver card holder whose points are about to leave the window.
+    policy = tiers.current_policy(session)
+    opens, _ = tiers.window(policy, clock.today)
+    ageing = factories.member(session, world.home, name="褚将降")
+    factories.points(session, ageing, 55, opens + timedelta(days=5))
+    factories.card(session, ageing)
+    session.commit()
+
+    overview = community_overview(session, world.actor(world.secretary), world.home.id)
+    assert overview.oldest_pending_days == 3
+    assert overview.cards_to_issue == 1
+    assert [d.member.name for d in overview.tier_drops] == ["褚将降"]
+    assert overview.tier_drops[0].outlook.tier_then is Tier.NONE
+
+    sign_in(client, world.secretary)
+    page = client.get("/community/").text
+    assert "最早的一条已等待 3 天" in page
+    assert re.search(r'data-todo="cards">.*?<p class="stat">1</p>', page, re.S)
+    assert re.search(r'data-todo="drops">.*?<p class="stat">1</p>', page, re.S)
+    assert f'data-member="{ageing.member_no}"' in page
+    assert overview.tier_drops[0].outlook.drops_on.isoformat() in page

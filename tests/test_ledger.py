@@ -417,3 +417,22 @@ def test_backdated_service_date_keeps_the_recording_time(world, session, clock):
     session.commit()
     assert entry.occurred_on == clock.today - timedelta(days=90)
     assert entry.recorded_at >= before
+
+
+def test_an_adjustment_key_reused_for_another_adjustment_is_a_conflict(world, session, clock):
+    first = ledger.adjust(session, ADMIN, world.plain.id, 5, "补录", clock.today, "same-key")
+    session.commit()
+    again = ledger.adjust(session, ADMIN, world.plain.id, 5, "补录", clock.today, "same-key")
+    assert again.id == first.id  # a retry
+    with pytest.raises(Conflict):
+        ledger.adjust(session, ADMIN, world.plain.id, 6, "补录", clock.today, "same-key")
+    session.rollback()
+    assert _entry_count(session, world.plain.id) == 2
+
+
+def test_an_adjustment_cannot_be_dated_in_the_future(world, session, clock):
+    with pytest.raises(ValidationFailed) as caught:
+        ledger.adjust(
+            session, ADMIN, world.plain.id, 5, "预支", clock.today + timedelta(days=1), "future"
+        )
+    assert caught.value.details["fields"]["occurred_on"]

@@ -21,6 +21,20 @@ CONTRACT = {
     ("get", "/api/v1/redemptions"),
     ("get", "/api/v1/redemptions/{redemption_id}"),
 }
+# The people API (DESIGN.md, "The people API"): sign-in, categories and the secretary's calls.
+PEOPLE = {
+    ("post", "/api/v1/auth/token"),
+    ("delete", "/api/v1/auth/token"),
+    ("get", "/api/v1/categories"),
+    ("get", "/api/v1/claims"),
+    ("post", "/api/v1/claims/{claim_id}/certify"),
+    ("post", "/api/v1/claims/{claim_id}/reject"),
+    ("get", "/api/v1/members"),
+    ("post", "/api/v1/members/{member_no}/adjustments"),
+    ("post", "/api/v1/activities"),
+    ("post", "/api/v1/activities/{activity_id}/attendance"),
+}
+SIGN_IN = ("post", "/api/v1/auth/token")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
@@ -62,15 +76,28 @@ def test_document_is_valid_openapi_3(document):
 
 
 def test_every_call_of_the_pos_contract_is_documented(document):
-    assert set(operations(document)) == CONTRACT
+    assert set(operations(document)) == CONTRACT | PEOPLE
 
 
 def test_every_call_requires_the_bearer_key(document):
     scheme = document["components"]["securitySchemes"]["bearerAuth"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
-    for key, operation in operations(document).items():
+    for key in CONTRACT:
+        operation = operations(document)[key]
         assert operation["security"] == [{"bearerAuth": []}], key
         assert "401" in operation["responses"], key
+
+
+def test_every_people_call_but_sign_in_requires_the_people_token(document):
+    scheme = document["components"]["securitySchemes"]["peopleToken"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    for key in PEOPLE - {SIGN_IN}:
+        operation = operations(document)[key]
+        assert operation["security"] == [{"peopleToken": []}], key
+        assert "401" in operation["responses"], key
+        assert operation["summary"] and not operation["summary"].isascii(), key
+    sign_in = operations(document)[SIGN_IN]
+    assert sign_in["security"] == [] and {"401", "429"} <= set(sign_in["responses"])
 
 
 def test_every_documented_error_has_the_contracts_body(document):

@@ -193,3 +193,37 @@ def test_transfer_to_the_same_community_is_refused(world, session):
         roster.transfer_member(session, OPERATOR, world.gold.id, world.home.id)
     session.rollback()
     assert session.scalar(select(func.count()).select_from(MemberTransfer)) == 0
+
+
+def test_the_preview_reports_every_row_and_writes_nothing(world, session):
+    before = _member_count(session)
+    parsed = _parse(
+        HEADER + f"{world.plain.member_no},王五,{world.plain.phone},2020-01-01,\n"  # unchanged
+        f"{world.silver.member_no},李四,13911112222,2020-01-01,\n"  # update: new phone
+        "YT0100010,陈新,13911113333,2019-07-01,\n"  # new
+        "12AB,李,13911113334,2019-07-01,\n"  # error
+    )
+    check = roster.check_import(session, world.actor(world.secretary), world.home.id, parsed)
+    assert [(r.line, r.action) for r in check.rows] == [
+        (2, "unchanged"),
+        (3, "update"),
+        (4, "new"),
+        (5, "error"),
+    ]
+    assert "党员编号" in check.rows[3].message and not check.ok
+    assert (check.count("new"), check.count("update")) == (1, 1)
+    session.rollback()
+    assert _member_count(session) == before
+
+
+def test_a_staged_file_belongs_to_the_account_that_uploaded_it(tmp_path):
+    staged = roster.StagedFiles(tmp_path)
+    token = staged.put(7, b"member_no,name\n")
+    assert staged.get(7, token) == b"member_no,name\n"
+    with pytest.raises(NotFound):
+        staged.get(8, token)
+    with pytest.raises(NotFound):
+        staged.get(7, "../../etc/passwd")
+    staged.drop(7, token)
+    with pytest.raises(NotFound):
+        staged.get(7, token)

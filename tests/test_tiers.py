@@ -215,3 +215,52 @@ def test_tier_on_a_day_uses_that_days_window(world, session, clock):
     later = clock.now + timedelta(days=400)
     assert tiers.evaluate_tier(session, world.gold.id, at=later).tier is Tier.NONE
     assert business_date(later) > clock.today
+
+
+# -- the outlook: the tier on a coming day if nothing new is certified ------------------------
+
+
+def test_outlook_names_the_day_the_tier_drops_as_old_points_leave_the_window(session, clock):
+    member = _member_with_policy(session)
+    policy = tiers.current_policy(session)
+    opens_today, _ = tiers.window(policy, clock.today)
+    ageing = opens_today + timedelta(days=10)  # leaves the window in about ten days
+    factories.points(session, member, 40, ageing)
+    factories.points(session, member, 20, clock.today - timedelta(days=5))
+    session.commit()
+
+    seen = tiers.outlook(session, [member.id], days=30)[member.id]
+    assert (seen.tier_now, seen.points_now) == (Tier.SILVER, 60)
+    assert (seen.tier_then, seen.points_then, seen.leaving) == (Tier.NONE, 20, 40)
+    assert seen.drops_on is not None
+    assert tiers.window(policy, seen.drops_on)[0] > ageing  # gone on that day
+    assert (
+        tiers.window(policy, seen.drops_on - timedelta(days=1))[0] <= ageing
+    )  # not the day before
+    # The same as evaluating the tier on that day.
+    assert tiers.evaluate_tier(session, member.id, at=_noon(seen.drops_on)).tier is Tier.NONE
+
+
+def test_outlook_without_ageing_points_keeps_the_tier(session, clock):
+    member = _member_with_policy(session)
+    factories.points(session, member, 120, clock.today - timedelta(days=3))
+    session.commit()
+    seen = tiers.outlook(session, [member.id], days=30)[member.id]
+    assert (seen.tier_now, seen.tier_then, seen.drops_on, seen.leaving) == (
+        Tier.GOLD,
+        Tier.GOLD,
+        None,
+        0,
+    )
+
+
+def test_outlook_counts_a_drop_from_gold_to_silver(session, clock):
+    member = _member_with_policy(session)
+    policy = tiers.current_policy(session)
+    opens_today, _ = tiers.window(policy, clock.today)
+    factories.points(session, member, 30, opens_today + timedelta(days=2))
+    factories.points(session, member, 80, clock.today)
+    session.commit()
+    seen = tiers.outlook(session, [member.id], days=30)[member.id]
+    assert (seen.tier_now, seen.tier_then) == (Tier.GOLD, Tier.SILVER)
+    assert clock.today < seen.drops_on <= clock.today + timedelta(days=30)

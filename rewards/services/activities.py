@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session
 
 from rewards.clock import business_date, utcnow
 from rewards.errors import NotFound, ValidationFailed
-from rewards.models import Activity, Attendance, EntryKind, Member, MemberStatus, Role
+from rewards.models import (
+    Activity,
+    Attendance,
+    Community,
+    EntryKind,
+    Member,
+    MemberStatus,
+    Role,
+)
 from rewards.services import ledger
 from rewards.services.audit import Actor, record, require_community, require_role
 from rewards.services.cards import CardTokens
@@ -48,6 +56,8 @@ def create_activity(
     now = now or utcnow()
     require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
     require_community(actor, community_id, "找不到该社区。")
+    if session.get(Community, community_id) is None:  # an unknown id would break the insert
+        raise NotFound("找不到该社区。")
     category = usable_category(session, category_id)
     check_points(points, category)
     check_service_date(occurred_on, business_date(now))

@@ -66,7 +66,7 @@ def token_account(session: Session, token: str, now: datetime | None = None) -> 
 
 
 def revoke_token(session: Session, token: str, now: datetime | None = None) -> bool:
-    """Sign a token out (its account's other tokens stay); False if it was not live."""
+    """Sign a token out (its account's other tokens stay); False if unknown or already out."""
     now = now or utcnow()
     row = session.scalar(select(AccessToken).where(AccessToken.token_hash == _digest(token)))
     if row is None or row.revoked_at is not None:

@@ -24,7 +24,15 @@ from rewards.errors import (
     TokenInvalid,
     ValidationFailed,
 )
-from rewards.models import Card, CardStatus, Member, MemberStatus, Redemption, Role
+from rewards.models import (
+    CARD_STATUS_LABELS,
+    Card,
+    CardStatus,
+    Member,
+    MemberStatus,
+    Redemption,
+    Role,
+)
 from rewards.services.audit import Actor, record, require_community, require_role
 from rewards.services.paging import Page, check_page, paginate
 from rewards.services.reports import members_awaiting_cards
@@ -157,7 +165,7 @@ def _change_status(
         raise ValidationFailed("请填写原因。")
     card = _card_in_scope(session, actor, card_id)
     if card.status not in allowed_from:
-        raise Conflict(f"这张卡当前状态为「{card.status.value}」，不能执行此操作。")
+        raise Conflict(f"这张卡当前状态为「{CARD_STATUS_LABELS[card.status]}」，不能执行此操作。")
     card.status = to
     card.status_changed_at = now
     card.status_reason = reason[:200]

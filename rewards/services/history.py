@@ -63,19 +63,25 @@ def describe_entries(session: Session, entries: Sequence[LedgerEntry]) -> list[E
         if e.kind is EntryKind.AWARD and e.source_id is not None
     ]
     claim_texts = (
-        dict(session.execute(select(Claim.id, Claim.description).where(Claim.id.in_(award_ids))))
+        {
+            claim_id: text
+            for claim_id, text in session.execute(
+                select(Claim.id, Claim.description).where(Claim.id.in_(award_ids))
+            )
+        }
         if award_ids
         else {}
     )
     ids = [e.id for e in entries]
     reversed_by = (
-        dict(
-            session.execute(
+        {
+            target_id: reversal_id
+            for target_id, reversal_id in session.execute(
                 select(LedgerEntry.reverses_id, LedgerEntry.id).where(
                     LedgerEntry.reverses_id.in_(ids)
                 )
-            ).all()
-        )
+            )
+        }
         if ids
         else {}
     )

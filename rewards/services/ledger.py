@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import and_, func, insert, select
 from sqlalchemy.orm import Session
 
-from rewards.clock import utcnow
+from rewards.clock import business_date, utcnow
 from rewards.errors import Conflict, NotFound, ValidationFailed
 from rewards.models import EntryKind, LedgerEntry, Member, Role
 from rewards.services.audit import Actor, record, require_community, require_role
@@ -240,17 +240,32 @@ def adjust(
     idempotency_key: str,
     now: datetime | None = None,
 ) -> LedgerEntry:
-    """Record a manual correction (积分调整) with a reason, e.g. points earned before the system."""
+    """Record a manual correction (积分调整) with a reason, e.g. points earned before the system.
+
+    ``idempotency_key`` makes a retry return the same entry; the same key with another member,
+    amount or reason is a ``conflict``.
+    """
     require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed("积分调整必须填写原因。")
+        message = "积分调整必须填写原因。"
+        raise ValidationFailed(message, fields={"reason": [message]})
     if points == 0 or abs(points) > MAX_ADJUSTMENT_POINTS:
-        raise ValidationFailed(f"调整分值必须在 ±1 到 ±{MAX_ADJUSTMENT_POINTS} 之间。")
+        message = f"调整分值必须在 ±1 到 ±{MAX_ADJUSTMENT_POINTS} 之间。"
+        raise ValidationFailed(message, fields={"points": [message]})
+    if occurred_on > business_date(now):
+        message = "服务日期不能晚于今天。"
+        raise ValidationFailed(message, fields={"occurred_on": [message]})
     member = session.get(Member, member_id)
     if member is None:
         raise NotFound("找不到该党员。")
     require_community(actor, member.community_id, "找不到该党员。")
+    key = f"adjustment:{idempotency_key}"
+    earlier = session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
+    if earlier is not None:
+        if (earlier.member_id, earlier.points, earlier.memo) != (member.id, points, reason[:200]):
+            raise Conflict("这个幂等键已用于另一笔调整；新的调整请换一个新的键。")
+        return earlier
     entry = post(
         session,
         Posting(
@@ -261,7 +276,7 @@ def adjust(
             source_id=None,
             community_id=member.community_id,
             occurred_on=occurred_on,
-            idempotency_key=f"adjustment:{idempotency_key}",
+            idempotency_key=key,
             memo=reason[:200],
         ),
         actor.account_id,

@@ -262,7 +262,7 @@ def update_member(
     """
     now = now or utcnow()
     require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
-    member = session.scalar(select(Member).where(Member.id == member_id).with_for_update())
+    member = session.scalar(select(Member).where(Member.id == member_id).with_for_update(of=Member))
     if member is None:
         raise NotFound(MEMBER_NOT_FOUND)
     require_community(actor, member.community_id, MEMBER_NOT_FOUND)

@@ -62,6 +62,9 @@ class RowError:
 
     line: int
     message: str
+    # What the line says, so that a preview can name the row (empty for file-level problems).
+    member_no: str = ""
+    name: str = ""
 
     def __str__(self) -> str:
         return f"第 {self.line} 行：{self.message}"
@@ -212,7 +215,7 @@ def _check_row(
         first_line[member_no] = line
     if found:
         ordered = [found[key] for key in MEMBER_FIELDS if key in found]
-        errors.append(RowError(line, "；".join(ordered) + "。"))
+        errors.append(RowError(line, "；".join(ordered) + "。", member_no, name))
         return None
     assert joined_on is not None
     return RosterRow(line, member_no, name, phone, joined_on, employer)
@@ -325,7 +328,7 @@ def check_import(
             select(Community.id, Community.name).where(Community.id.in_(elsewhere))
         )
     }
-    reports = [RowReport(e.line, "error", message=e.message) for e in roster.errors]
+    reports = [RowReport(e.line, "error", e.member_no, e.name, e.message) for e in roster.errors]
     for row in roster.rows:
         member = existing.get(row.member_no)
         if member is not None and member.community_id != community_id:

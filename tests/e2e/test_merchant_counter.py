@@ -26,7 +26,7 @@ from tests.e2e.conftest import (
 
 pytestmark = pytest.mark.e2e
 
-VENDOR = Path(__file__).resolve().parents[2] / "merchant_portal" / "static" / "vendor"
+VENDOR = Path(__file__).resolve().parents[2] / "rewards" / "static" / "vendor"
 
 
 def focused_id(page) -> str:  # type: ignore[no-untyped-def]
