@@ -2,7 +2,7 @@
 
 One module of thin views per area, each with its templates under ``templates/community/``:
 ``overview`` (the home pages), ``claims`` (认定申报), ``activities`` (活动签到), ``roster``
-(党员名册 and corrections), ``cards`` (动力卡 and activation codes).
+(党员名册 and corrections), ``roster_import``, ``cards`` (动力卡), ``activation`` (激活码).
 """
 
 from flask import Blueprint
@@ -16,4 +16,12 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-from community_portal import activities, cards, claims, overview, roster  # noqa: E402,F401
+from community_portal import (  # noqa: E402,F401  (registers the routes)
+    activation,
+    activities,
+    cards,
+    claims,
+    overview,
+    roster,
+    roster_import,
+)

@@ -14,12 +14,7 @@ from wtforms import DateField, HiddenField, IntegerField, StringField, TextAreaF
 from wtforms.validators import InputRequired, Length, Optional
 
 from community_portal import bp
-from community_portal.claims import (
-    CommunityChoice,
-    community_choice,
-    not_found,
-    secretary_or_district,
-)
+from community_portal.scope import CommunityChoice, community_choice, page_arg, put_errors, staff
 from rewards.auth import card_tokens, current_actor
 from rewards.clock import business_date
 from rewards.errors import DomainError, NotFound, ValidationFailed
@@ -28,7 +23,7 @@ from rewards.models import Activity, PointCategory
 from rewards.services import activities, members
 from rewards.services.activities import AttendanceResult
 from rewards.services.categories import enabled_categories
-from rewards.services.paging import MAX_PAGE, MAX_PAGE_SIZE
+from rewards.services.paging import MAX_PAGE_SIZE
 
 PAGE_SIZE = 20
 ATTENDEES_PAGE_SIZE = 50
@@ -74,11 +69,6 @@ class Kept:
     named: set[str] = field(default_factory=set)  # the numbers the refusal names
 
 
-def _page_arg(name: str) -> int:
-    value = request.args.get(name, "")
-    return min(int(value), MAX_PAGE) if value.isdigit() and int(value) > 0 else 1
-
-
 def outcome(result: AttendanceResult) -> str:
     """What a batch did, in the secretary's words (新登记 N 人；M 人此前已登记)."""
     fresh, already = len(result.credited), len(result.already_recorded)
@@ -91,12 +81,12 @@ def outcome(result: AttendanceResult) -> str:
 
 
 @bp.get("/activities")
-@secretary_or_district
+@staff
 def activity_list() -> str:
     """A community's activities, latest first, with how many attended (the district: all)."""
     choice = community_choice(request.args.get("community"))
     page = activities.list_activities(
-        db.session, current_actor(), choice.chosen_id, page=_page_arg("page"), page_size=PAGE_SIZE
+        db.session, current_actor(), choice.chosen_id, page=page_arg("page"), page_size=PAGE_SIZE
     )
     args = {"community": choice.code} if choice.code else {}
     return render_template("community/activities/list.html", page=page, choice=choice, args=args)
@@ -131,16 +121,12 @@ def _create(form: ActivityForm) -> Activity | None:
         )
     except (ValidationFailed, NotFound) as error:
         db.session.rollback()
-        fields = error.details.get("fields") or {}
-        for name in ("title", "category", "occurred_on", "points"):
-            getattr(form, name).errors = list(fields.get(name, []))
-        if not fields:
-            form.form_errors.append(error.message)
+        put_errors(form, error)
         return None
 
 
 @bp.route("/activities/new", methods=["GET", "POST"])
-@secretary_or_district
+@staff
 def activity_new() -> Response | tuple[str, int]:
     """Create an activity; the district administrator also picks its community."""
     form = ActivityForm()
@@ -172,11 +158,11 @@ def _detail_page(activity_id: int, kept: Kept | None = None, status: int = 200) 
         actor,
         query,
         community_id=row.activity.community_id,
-        page=_page_arg("mpage"),
+        page=page_arg("mpage"),
         page_size=ROSTER_PAGE_SIZE,
     )
     recorded = activities.attendees(
-        db.session, actor, activity_id, page=_page_arg("page"), page_size=ATTENDEES_PAGE_SIZE
+        db.session, actor, activity_id, page=page_arg("page"), page_size=ATTENDEES_PAGE_SIZE
     )
     choice = community_choice(None)
     page = render_template(
@@ -193,13 +179,10 @@ def _detail_page(activity_id: int, kept: Kept | None = None, status: int = 200) 
 
 
 @bp.get("/activities/<int:activity_id>")
-@secretary_or_district
+@staff
 def activity_detail(activity_id: int) -> tuple[str, int]:
     """An activity: its details, who is recorded, and the three ways to record attendance."""
-    try:
-        return _detail_page(activity_id)
-    except NotFound as error:
-        return not_found(error.message)
+    return _detail_page(activity_id)
 
 
 def _kept(form: AttendanceForm, member_nos: list[str]) -> Kept:
@@ -215,7 +198,7 @@ def _kept(form: AttendanceForm, member_nos: list[str]) -> Kept:
 
 
 @bp.post("/activities/<int:activity_id>/attendance")
-@secretary_or_district
+@staff
 def activity_attend(activity_id: int) -> Response | tuple[str, int]:
     """Record a batch of attendees; all or nothing, and nobody twice."""
     form = AttendanceForm()
@@ -226,9 +209,6 @@ def activity_attend(activity_id: int) -> Response | tuple[str, int]:
     wanted = member_nos + activities.split_member_numbers(kept.numbers)
     try:
         result = activities.record_attendance(db.session, current_actor(), activity_id, wanted)
-    except NotFound as error:
-        db.session.rollback()
-        return not_found(error.message)
     except ValidationFailed as error:
         db.session.rollback()
         kept.error = error.message
@@ -240,7 +220,7 @@ def activity_attend(activity_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/activities/<int:activity_id>/identify")
-@secretary_or_district
+@staff
 def activity_identify(activity_id: int) -> tuple[Response, int]:
     """Who a scanned card code or typed number names (JSON); nothing is recorded yet."""
     body = request.get_json(silent=True) or {}

@@ -13,11 +13,10 @@ from uuid import uuid4
 
 from flask import Flask
 from flask_smorest import Blueprint
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from merchant_portal.api import MAX_ID, _request_refused
+from rewards.api_contract import MAX_ID, request_refused
 from rewards.clock import business_date
 from rewards.errors import NotFound, ValidationFailed
 from rewards.extensions import api, csrf, db
@@ -38,7 +37,7 @@ from rewards.schemas import (
     MemberQuerySchema,
     RejectRequestSchema,
 )
-from rewards.services import activities, categories, claims, ledger, members
+from rewards.services import activities, categories, claims, communities, ledger, members
 from rewards.services.audit import Actor
 from rewards.services.members import MEMBER_NOT_FOUND, RosterEntry
 from rewards.services.paging import Page
@@ -46,7 +45,6 @@ from rewards.services.roster import MEMBER_NO
 
 CLAIM_URL = f"/claims/<int(max={MAX_ID}):claim_id>"
 ACTIVITY_URL = f"/activities/<int(max={MAX_ID}):activity_id>"
-COMMUNITY_NOT_FOUND = "找不到该社区。"
 
 blp = Blueprint(
     "secretary_api",
@@ -65,7 +63,7 @@ def _authenticate() -> tuple[Response, int, dict[str, str]] | None:
 
 
 # webargs' refusals (bad JSON, schema errors) in the contract's shape, as on the POS API.
-blp.errorhandler(HTTPException)(_request_refused)
+blp.errorhandler(HTTPException)(request_refused)
 
 
 def _community(code: str | None) -> Community | None:
@@ -73,10 +71,7 @@ def _community(code: str | None) -> Community | None:
     found (the services refuse another community's the same way)."""
     if code is None:
         return None
-    community = db.session.scalar(select(Community).where(Community.code == code.strip().upper()))
-    if community is None:
-        raise NotFound(COMMUNITY_NOT_FOUND)
-    return community
+    return communities.community_by_code(db.session, code)
 
 
 def _community_id(code: str | None) -> int | None:

@@ -1,21 +1,19 @@
-"""Cards (动力卡) and members' first sign-in (激活码) in the community portal.
+"""Cards (动力卡) in the community portal.
 
 A secretary lists the community's cards, issues cards to newly eligible members in one action,
-suspends, resumes, revokes and reissues a card with a reason, prints A4 sheets of cards (8 a
-page), and prints one-time activation codes for members' first sign-in (8 slips a page).
+suspends, resumes, revokes and reissues a card with a reason, and prints A4 sheets of cards (8 a
+page). Members' activation codes, printed the same way, are in ``activation``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     make_response,
     redirect,
@@ -27,29 +25,21 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from wtforms import Field, StringField
 from wtforms.validators import DataRequired, Length
 
 from community_portal import bp
-from rewards.auth import card_tokens, current_actor, requires_role
-from rewards.errors import DomainError, NotFound
+from community_portal.scope import community_choice, page_arg, staff
+from rewards.auth import card_tokens, current_actor
+from rewards.errors import Conflict, ValidationFailed
 from rewards.extensions import db
 from rewards.models import (
     CARD_STATUS_LABELS,
-    Account,
-    AuditEvent,
     Card,
     CardStatus,
-    Community,
-    Role,
 )
-from rewards.services import activation, cards, members, tiers
-from rewards.services.activation import ActivationCodes
+from rewards.services import cards
 from rewards.services.qrcodes import qr_svg
-
-staff = requires_role(Role.SECRETARY, Role.DISTRICT_ADMIN)
 
 PAGE_SIZE = 20
 ELIGIBLE_PAGE_SIZE = 50
@@ -170,49 +160,6 @@ OFFERED: dict[CardStatus, tuple[str, ...]] = {
 }
 
 
-# -- small reads the services do not offer (scope is still checked by a service) --------------
-
-
-def _community_id(code: str | None) -> int | None:
-    """The id of the community with ``code`` (the ``?community=C01`` filter), None for all."""
-    code = (code or "").strip().upper()
-    if not code:
-        return None
-    community_id = db.session.scalar(select(Community.id).where(Community.code == code))
-    if community_id is None:
-        raise NotFound(_("找不到该社区。"))
-    return community_id
-
-
-def _communities() -> Sequence[Community]:
-    """Every community, for the district administrator's filter (a secretary has one)."""
-    if not current_actor().is_district_wide:
-        return []
-    return db.session.scalars(select(Community).order_by(Community.code)).all()
-
-
-def _card_in_reach(card_id: int) -> Card:
-    """The card, if its holder is in the actor's reach; else 404 (never a hint it exists)."""
-    card = db.session.get(Card, card_id)
-    if card is None:
-        abort(404)
-    try:
-        members.member_in_reach(db.session, current_actor(), card.member_id)
-    except NotFound:
-        abort(404)
-    return card
-
-
-@dataclass(frozen=True)
-class HistoryLine:
-    """One change of a card: when, what, who, why."""
-
-    at: datetime
-    action: str
-    by: str
-    reason: str
-
-
 HISTORY_LABELS = {
     "card.issue": _l("发卡"),
     "card.suspend": _l("暂停使用"),
@@ -222,56 +169,22 @@ HISTORY_LABELS = {
 }
 
 
-def _card_history(session: Session, card: Card) -> list[HistoryLine]:
-    """The card's audit trail, oldest first (the reason of every change is kept there)."""
-    rows = session.execute(
-        select(AuditEvent, Account.display_name)
-        .outerjoin(Account, Account.id == AuditEvent.actor_account_id)
-        .where(AuditEvent.object_type == "card", AuditEvent.object_id == card.id)
-        .order_by(AuditEvent.recorded_at, AuditEvent.id)
-    ).all()
-    return [
-        HistoryLine(
-            event.recorded_at,
-            str(HISTORY_LABELS.get(event.action, event.action)),
-            name or event.actor_label,
-            str((event.details or {}).get("reason", "")),
-        )
-        for event, name in rows
-    ]
+# -- shared by the cards and the activation pages ------------------------------------------------
 
 
-def _account_usernames(session: Session, member_ids: list[int]) -> dict[int, str]:
-    """Sign-in names of the members among ``member_ids`` who already have an account."""
-    if not member_ids:
-        return {}
-    rows = session.execute(
-        select(Account.member_id, Account.username).where(Account.member_id.in_(member_ids))
-    )
-    return {member_id: username for member_id, username in rows}
-
-
-def _activation_codes() -> ActivationCodes:
-    return current_app.extensions["rewards.activation_codes"]
-
-
-def _page_number() -> int:
-    return max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
-
-
-def _sheets(items: Sequence[Any]) -> list[Sequence[Any]]:
+def sheets(items: Sequence[Any]) -> list[Sequence[Any]]:
     """``items`` in groups of eight, one group per printed A4 page."""
     return [items[i : i + PER_SHEET] for i in range(0, len(items), PER_SHEET)]
 
 
-def _no_store(html: str) -> Response:
+def no_store(html: str) -> Response:
     """A sheet of credentials (QR tokens, activation codes) must not stay in any cache."""
     response = make_response(html)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _back(default: str) -> Response:
+def back(default: str) -> Response:
     return redirect(request.referrer or default)
 
 
@@ -284,14 +197,15 @@ def card_list() -> str:
     """The community's cards (动力卡), by status and searched; the district sees every community."""
     form = CardFilterForm(request.args)
     form.validate()
+    choice = community_choice(form.community.data)
     status = form.status.data if form.status.data in {s.value for s in CardStatus} else None
     page = cards.list_cards(
         db.session,
         current_actor(),
-        community_id=_community_id(form.community.data),
+        community_id=choice.chosen_id,
         status=CardStatus(status) if status else None,
         query=form.q.data or "",
-        page=_page_number(),
+        page=page_arg(),
         page_size=PAGE_SIZE,
     )
     args = {
@@ -305,7 +219,7 @@ def card_list() -> str:
         page=page,
         args=args,
         statuses=[(s.value, label) for s, label in CARD_STATUS_LABELS.items()],
-        communities=_communities(),
+        communities=choice.communities,
     )
 
 
@@ -318,23 +232,22 @@ def card_eligible() -> str:
     """Members newly eligible for a card (待发卡): silver or better, no current card."""
     form = ListFilterForm(request.args)
     form.validate()
+    choice = community_choice(form.community.data)
     page = cards.eligible_members(
         db.session,
         current_actor(),
-        community_id=_community_id(form.community.data),
-        page=_page_number(),
+        community_id=choice.chosen_id,
+        page=page_arg(),
         page_size=ELIGIBLE_PAGE_SIZE,
     )
-    standing = tiers.evaluate_tiers(db.session, [m.id for m in page.items])
-    args = {"community": form.community.data} if form.community.data else {}
+    args = {"community": choice.code} if choice.code else {}
     return render_template(
         "community/cards/eligible.html",
         form=form,
         page=page,
-        tiers=standing,
         args=args,
         pick=PickMembersForm(formdata=None),
-        communities=_communities(),
+        communities=choice.communities,
     )
 
 
@@ -344,17 +257,15 @@ def card_issue() -> Response:
     """Issue the ticked members' cards in one action (批量发卡), all or none."""
     form = PickMembersForm()
     if not form.validate():
-        for message in _form_errors(form):
+        for message in form_errors(form):
             flash(message, "error")
-        return _back(url_for(".card_eligible"))
+        return back(url_for(".card_eligible"))
     try:
         issued = cards.issue_cards(db.session, current_actor(), form.member_ids.data or [])
-    except DomainError as error:
+    except (Conflict, ValidationFailed) as error:
         db.session.rollback()
-        if isinstance(error, NotFound):
-            abort(404)
         flash(error.message, "error")
-        return _back(url_for(".card_eligible"))
+        return back(url_for(".card_eligible"))
     db.session.commit()
     flash(_("已为 %(n)s 名党员发卡。", n=len(issued)), "success")
     return redirect(url_for(".card_issued", card_ids=[c.id for c in issued]))
@@ -382,9 +293,9 @@ def card_print() -> Response:
     )
     # segno's SVG is generated markup, not user input.
     qrs = {p.card.id: Markup(qr_svg(p.token)) for p in printed}
-    return _no_store(
+    return no_store(
         render_template(
-            "community/cards/print.html", sheets=_sheets(printed), qrs=qrs, count=len(printed)
+            "community/cards/print.html", sheets=sheets(printed), qrs=qrs, count=len(printed)
         )
     )
 
@@ -396,7 +307,7 @@ def card_print() -> Response:
 @staff
 def card_detail(card_id: int) -> str:
     """A card's page: holder, status, generation, history; the changes its status allows."""
-    return _render_card(_card_in_reach(card_id))
+    return _render_card(cards.card_in_reach(db.session, current_actor(), card_id))
 
 
 def _render_card(card: Card, failed: tuple[str, ReasonForm] | None = None) -> str:
@@ -408,7 +319,8 @@ def _render_card(card: Card, failed: tuple[str, ReasonForm] | None = None) -> st
         "community/cards/detail.html",
         card=card,
         actions=[(ACTIONS[name], forms[name]) for name in OFFERED[card.status]],
-        history=_card_history(db.session, card),
+        history=cards.card_history(db.session, current_actor(), card.id),
+        history_labels=HISTORY_LABELS,
         current=current,
     )
 
@@ -421,7 +333,7 @@ def card_change(card_id: int, action: str) -> Response | tuple[str, int]:
         abort(404)
     form = ReasonForm(prefix=action)
     if not form.validate():
-        card = _card_in_reach(card_id)
+        card = cards.card_in_reach(db.session, current_actor(), card_id)
         if action not in OFFERED[card.status]:
             flash(_("这张卡当前的状态不能执行此操作。"), "error")
             return redirect(url_for(".card_detail", card_id=card.id))
@@ -430,10 +342,8 @@ def card_change(card_id: int, action: str) -> Response | tuple[str, int]:
     # before, so a concurrent change is never judged on a stale status.
     try:
         changed = ACTIONS[action].change(db.session, current_actor(), card_id, form.reason.data)
-    except DomainError as error:
+    except (Conflict, ValidationFailed) as error:
         db.session.rollback()
-        if isinstance(error, NotFound):
-            abort(404)
         flash(error.message, "error")
         return redirect(url_for(".card_detail", card_id=card_id))
     db.session.commit()
@@ -441,75 +351,5 @@ def card_change(card_id: int, action: str) -> Response | tuple[str, int]:
     return redirect(url_for(".card_detail", card_id=changed.id))
 
 
-# -- activation codes (首次登录) -----------------------------------------------------------------
-
-
-@bp.get("/activation")
-@staff
-def activation_list() -> str:
-    """The community's active members, searchable, to tick for activation codes (激活码)."""
-    form = ListFilterForm(request.args)
-    form.validate()
-    page = members.search_members(
-        db.session,
-        current_actor(),
-        form.q.data or "",
-        community_id=_community_id(form.community.data),
-        page=_page_number(),
-        page_size=PAGE_SIZE,
-    )
-    usernames = _account_usernames(db.session, [entry.member.id for entry in page.items])
-    args = {k: v for k, v in {"q": form.q.data, "community": form.community.data}.items() if v}
-    return render_template(
-        "community/cards/activation.html",
-        form=form,
-        page=page,
-        usernames=usernames,
-        args=args,
-        pick=PickMembersForm(formdata=None),
-        communities=_communities(),
-    )
-
-
-@bp.post("/activation")
-@staff
-def activation_issue() -> Response:
-    """One-time activation codes for the ticked members (valid 30 days), then their sheet."""
-    form = PickMembersForm()
-    if not form.validate():
-        for message in _form_errors(form):
-            flash(message, "error")
-        return _back(url_for(".activation_list"))
-    try:
-        batch = activation.issue_codes(
-            db.session, current_actor(), _activation_codes(), form.member_ids.data or []
-        )
-    except DomainError as error:
-        db.session.rollback()
-        if isinstance(error, NotFound):
-            abort(404)
-        flash(error.message, "error")
-        return _back(url_for(".activation_list"))
-    db.session.commit()
-    count = len(dict.fromkeys(form.member_ids.data or []))
-    flash(_("已生成 %(n)s 个激活码，请打印后交给党员本人。", n=count), "success")
-    return redirect(url_for(".activation_sheet", batch=batch))
-
-
-@bp.get("/activation/<batch>")
-@staff
-def activation_sheet(batch: str) -> Response:
-    """A batch's activation slips (激活码), 8 an A4 page; printable again while valid."""
-    slips = activation.batch_slips(db.session, current_actor(), _activation_codes(), batch[:32])
-    return _no_store(
-        render_template(
-            "community/cards/activation_sheet.html",
-            sheets=_sheets(slips),
-            count=len(slips),
-            activate_url=url_for("auth.activate", _external=True),
-        )
-    )
-
-
-def _form_errors(form: FlaskForm) -> list[str]:
+def form_errors(form: FlaskForm) -> list[str]:
     return [str(message) for errors in form.errors.values() for message in errors]

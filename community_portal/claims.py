@@ -3,14 +3,12 @@ certifying (认定) one or many, and rejecting (驳回) with a reason the member
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import (
     DateField,
@@ -23,16 +21,15 @@ from wtforms import (
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from community_portal import bp
-from rewards.auth import current_actor, requires_role, safe_next
+from community_portal.scope import community_choice, put_errors, staff
+from rewards.auth import current_actor, safe_next
 from rewards.clock import utcnow
-from rewards.errors import Conflict, NotFound, ValidationFailed
+from rewards.errors import Conflict, ValidationFailed
 from rewards.extensions import db
-from rewards.models import ClaimStatus, Community, Role
+from rewards.models import ClaimStatus
 from rewards.services import claims
 from rewards.services.categories import enabled_categories
 from rewards.services.paging import MAX_PAGE
-
-secretary_or_district = requires_role(Role.SECRETARY, Role.DISTRICT_ADMIN)
 
 PAGE_SIZE = 30
 # Where the bulk result lines wait for the queue page after the redirect (shown once).
@@ -45,44 +42,6 @@ STATUS_CHOICES = [
 ]
 
 
-# -- scope shared with the activities pages ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CommunityChoice:
-    """The district administrator's community filter: the communities and the chosen one."""
-
-    communities: list[Community]
-    chosen: Community | None
-
-    @property
-    def chosen_id(self) -> int | None:
-        return self.chosen.id if self.chosen else None
-
-    @property
-    def code(self) -> str:
-        return self.chosen.code if self.chosen else ""
-
-    def name_of(self, community_id: int) -> str:
-        return next((c.name for c in self.communities if c.id == community_id), "")
-
-
-def community_choice(code: str | None) -> CommunityChoice:
-    """The communities the administrator may pick from and the one ``?community=C01`` names.
-
-    A secretary picks nothing (the services keep them to their own community); an unknown code
-    is a 404.
-    """
-    if current_actor().role is not Role.DISTRICT_ADMIN:
-        return CommunityChoice([], None)
-    communities = list(db.session.scalars(select(Community).order_by(Community.code)))
-    code = (code or "").strip().upper()
-    chosen = next((c for c in communities if c.code == code), None)
-    if code and chosen is None:
-        abort(404)
-    return CommunityChoice(communities, chosen)
-
-
 def ago(at: datetime, now: datetime | None = None) -> str:
     """How long ago ``at`` was, in words a secretary reads at a glance (3 小时前)."""
     seconds = int(((now or utcnow()) - at).total_seconds())
@@ -93,11 +52,6 @@ def ago(at: datetime, now: datetime | None = None) -> str:
     if seconds < 86400:
         return _("%(n)s 小时前", n=seconds // 3600)
     return _("%(n)s 天前", n=seconds // 86400)
-
-
-def not_found(message: str) -> tuple[str, int]:
-    """The page for an object out of reach: another community's is simply not found."""
-    return render_template("errors/error.html", message=message, code=404), 404
 
 
 def back_to(default: str) -> str:
@@ -176,7 +130,7 @@ def _category_id(value: str | None) -> int | None:
 
 
 @bp.get("/claims")
-@secretary_or_district
+@staff
 def claim_list() -> str:
     """The claims queue (待认定申报), oldest first, filtered; decided claims by status."""
     form = ClaimFilterForm(request.args)
@@ -211,7 +165,7 @@ def claim_list() -> str:
 
 
 @bp.post("/claims/certify")
-@secretary_or_district
+@staff
 def claim_certify_many() -> Response:
     """Certify every ticked claim; one result line per claim, shown on the queue."""
     form = BulkCertifyForm()
@@ -271,23 +225,15 @@ def _detail_page(
     return page, status
 
 
-def _field_errors(form: FlaskForm, error: ValidationFailed, field: str) -> None:
-    """Put the service's message for ``field`` next to it (its whole message if none)."""
-    getattr(form, field).errors = (error.details.get("fields") or {}).get(field) or [error.message]
-
-
 @bp.get("/claims/<int:claim_id>")
-@secretary_or_district
+@staff
 def claim_detail(claim_id: int) -> tuple[str, int]:
     """One claim to review: member, category limits, service, proposed points, decision."""
-    try:
-        return _detail_page(claim_id)
-    except NotFound as error:
-        return not_found(error.message)
+    return _detail_page(claim_id)
 
 
 @bp.post("/claims/<int:claim_id>/certify")
-@secretary_or_district
+@staff
 def claim_certify(claim_id: int) -> Response | tuple[str, int]:
     """Certify one claim with the points shown (or edited, up to the category's maximum)."""
     form = CertifyForm()
@@ -295,9 +241,6 @@ def claim_certify(claim_id: int) -> Response | tuple[str, int]:
         if not form.validate():
             return _detail_page(claim_id, certify_form=form, status=422)
         entry = claims.certify_claim(db.session, current_actor(), claim_id, points=form.points.data)
-    except NotFound as error:
-        db.session.rollback()
-        return not_found(error.message)
     except Conflict as error:
         # Decided in another tab or by a colleague: say so, and show the claim as it stands.
         db.session.rollback()
@@ -305,7 +248,7 @@ def claim_certify(claim_id: int) -> Response | tuple[str, int]:
         return redirect(url_for("community.claim_detail", claim_id=claim_id, next=form.next.data))
     except ValidationFailed as error:
         db.session.rollback()
-        _field_errors(form, error, "points")
+        put_errors(form, error, "points")
         return _detail_page(claim_id, certify_form=form, status=422)
     db.session.commit()
     flash(_("已认定，记入 %(points)s 分。", points=entry.points), "success")
@@ -313,23 +256,20 @@ def claim_certify(claim_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/claims/<int:claim_id>/reject")
-@secretary_or_district
+@staff
 def claim_reject(claim_id: int) -> Response | tuple[str, int]:
     """Reject one claim with a reason the member will read."""
     form = RejectForm()
     try:
         form.validate()
         claims.reject_claim(db.session, current_actor(), claim_id, form.reason.data or "")
-    except NotFound as error:
-        db.session.rollback()
-        return not_found(error.message)
     except Conflict as error:
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("community.claim_detail", claim_id=claim_id, next=form.next.data))
     except ValidationFailed as error:
         db.session.rollback()
-        _field_errors(form, error, "reason")
+        put_errors(form, error, "reason")
         return _detail_page(claim_id, reject_form=form, status=422)
     db.session.commit()
     flash(_("已驳回，党员会在自己的申报记录里看到驳回原因。"), "success")

@@ -1,7 +1,7 @@
 """The community portal's home pages: a secretary's overview (what to do next) and the
 district table."""
 
-from flask import current_app, render_template
+from flask import render_template
 
 from community_portal import bp
 from rewards.auth import current_actor, requires_role
@@ -27,8 +27,3 @@ def community(code: str) -> str:
     """One community's overview by its code (C01 …); a secretary may open only their own."""
     overview = community_overview(db.session, current_actor(), code=code)
     return render_template("community/home.html", overview=overview)
-
-
-@bp.app_context_processor
-def _endpoints() -> dict[str, object]:
-    return {"has_endpoint": lambda name: name in current_app.view_functions}

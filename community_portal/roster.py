@@ -1,5 +1,5 @@
-"""The roster pages (党员名册): search, a member's page, add and edit, the CSV import with its
-preview, transfers (组织关系转接), and corrections of points (积分调整 and 冲正).
+"""The roster pages (党员名册): search, a member's page, add and edit, transfers (组织关系转接),
+and corrections of points (积分调整 and 冲正). The CSV import is in ``roster_import``.
 
 Secretaries act on their own community; another community's member is 404 on every URL here.
 The district administrator reaches every community (a ``?community=C01`` filter on the list, a
@@ -9,12 +9,10 @@ community select when adding or importing).
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -23,10 +21,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import select
 from wtforms import (
     DateField,
     HiddenField,
@@ -46,22 +41,23 @@ from wtforms.validators import (
 )
 
 from community_portal import bp
-from rewards.auth import current_actor, requires_role
+from community_portal.scope import (
+    community_choice,
+    is_district,
+    page_arg,
+    put_errors,
+    staff,
+    target_community_id,
+)
+from rewards.auth import current_actor
 from rewards.clock import business_date, utcnow
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
-from rewards.models import Community, EntryKind, Member, Role
+from rewards.models import EntryKind, Member
 from rewards.services import history, ledger, members, roster
 from rewards.services.history import EntryLine
 
-staff = requires_role(Role.SECRETARY, Role.DISTRICT_ADMIN)
-
 PAGE_SIZE = 20
-# The preview lists every row with a problem, and the other rows up to this many.
-PREVIEW_ROWS = 1000
-# The multipart envelope around a 5 MB file; a bigger request is refused unread.
-UPLOAD_SLACK_BYTES = 64 * 1024
-TEMPLATE_HEADER = ("党员编号", "姓名", "手机号", "报到日期", "工作单位")
 
 
 # -- forms ------------------------------------------------------------------------------------
@@ -156,48 +152,7 @@ class TransferForm(FlaskForm):
     community = SelectField(_l("转入社区"), validators=[DataRequired(_l("请选择转入的社区。"))])
 
 
-class ImportForm(FlaskForm):
-    """Upload a roster CSV (导入名册); the administrator picks the community."""
-
-    file = FileField(_l("名册文件（CSV）"), validators=[FileRequired(_l("请选择名册文件。"))])
-    community = SelectField(_l("导入到社区"), validators=[DataRequired(_l("请选择社区。"))])
-
-
-class ImportConfirmForm(FlaskForm):
-    """Import the previewed file: its staged token and the community."""
-
-    token = HiddenField(validators=[DataRequired()])
-    community = HiddenField()
-
-
 # -- shared -----------------------------------------------------------------------------------
-
-
-def _is_admin() -> bool:
-    return current_user.role is Role.DISTRICT_ADMIN
-
-
-def _communities() -> list[Community]:
-    """Every community by code, for the administrator's selects."""
-    return list(db.session.scalars(select(Community).order_by(Community.code)))
-
-
-def _community_choices(communities: list[Community]) -> list[SelectChoice]:
-    """A select's options: a prompt, then the communities by code."""
-    prompt = SelectChoice("", _("请选择社区"))
-    return [prompt, *(SelectChoice(c.code, f"{c.code} {c.name}") for c in communities)]
-
-
-def _community_id(code: str | None) -> int | None:
-    """The community named by ``code`` (C01 …) for the administrator; a secretary's own."""
-    if not _is_admin():
-        return current_user.community_id
-    if not code:
-        return None
-    found = db.session.scalar(select(Community.id).where(Community.code == code.strip().upper()))
-    if found is None:
-        abort(404)
-    return found
 
 
 def _member(member_no: str) -> Member:
@@ -208,22 +163,6 @@ def _member(member_no: str) -> Member:
         abort(404)
 
 
-def _staged() -> roster.StagedFiles:
-    return roster.StagedFiles(Path(current_app.instance_path) / "roster-imports")
-
-
-def _field_errors(form: FlaskForm, error: DomainError) -> None:
-    """Put a service's per-field messages next to the fields (the rest on the form)."""
-    placed = False
-    for name, messages in (error.details.get("fields") or {}).items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, *messages]
-            placed = True
-    if not placed:
-        form.form_errors.append(error.message)
-
-
 # -- the list ---------------------------------------------------------------------------------
 
 
@@ -232,15 +171,16 @@ def _field_errors(form: FlaskForm, error: DomainError) -> None:
 def member_list() -> str:
     """The roster (党员名册), searched by name, member number or phone tail, a page at a time."""
     query = request.args.get("q", "").strip()
-    code = request.args.get("community", "").strip().upper() if _is_admin() else ""
+    choice = community_choice(request.args.get("community"))
+    code = choice.code
     include_inactive = request.args.get("inactive") == "1"
     page = members.search_members(
         db.session,
         current_actor(),
         query,
-        community_id=_community_id(code),
+        community_id=choice.chosen_id,
         include_inactive=include_inactive,
-        page=max(request.args.get("page", 1, type=int) or 1, 1),
+        page=page_arg(),
         page_size=PAGE_SIZE,
     )
     args = {"q": query} if query else {}
@@ -255,7 +195,7 @@ def member_list() -> str:
         code=code,
         include_inactive=include_inactive,
         args=args,
-        communities=_communities() if _is_admin() else [],
+        communities=choice.communities,
     )
 
 
@@ -267,9 +207,8 @@ def member_list() -> str:
 def member_new() -> str | Response | tuple[str, int]:
     """Register a member by hand (登记党员)."""
     form = MemberForm()
-    communities = _communities() if _is_admin() else []
-    if _is_admin():
-        form.community.choices = _community_choices(communities)
+    if is_district():
+        form.community.choices = community_choice(None).options()
         if request.method == "GET":
             form.community.data = request.args.get("community", "").upper()
     else:
@@ -281,7 +220,7 @@ def member_new() -> str | Response | tuple[str, int]:
             member = members.add_member(
                 db.session,
                 current_actor(),
-                _community_id(form.community.data if _is_admin() else None),
+                target_community_id(form.community.data if is_district() else None),
                 form.member_no.data,
                 form.name.data,
                 form.phone.data,
@@ -290,7 +229,7 @@ def member_new() -> str | Response | tuple[str, int]:
             )
         except DomainError as error:
             db.session.rollback()
-            _field_errors(form, error)
+            put_errors(form, error)
         else:
             db.session.commit()
             flash(
@@ -324,7 +263,7 @@ def member_edit(member_no: str) -> str | Response | tuple[str, int]:
             )
         except DomainError as error:
             db.session.rollback()
-            _field_errors(form, error)
+            put_errors(form, error)
         else:
             db.session.commit()
             flash(_("已保存 %(name)s 的资料。", name=form.name.data.strip()), "success")
@@ -367,8 +306,8 @@ def _render_member(
     if reverse_form is None:
         reverse_form = ReversalForm(formdata=None, prefix="reversal", page=page, year=year or "")
     transfer_form = TransferForm(formdata=None)
-    transfer_form.community.choices = _community_choices(
-        [c for c in _communities() if c.id != member.community_id]
+    transfer_form.community.choices = community_choice(None, everyone=True).options(
+        exclude=member.community_id
     )
     page_html = render_template(
         "community/roster/member.html",
@@ -395,7 +334,7 @@ def member_detail(member_no: str) -> tuple[str, int]:
     """A member's page (党员档案): profile, live tier, ledger, cards, claims, transfers."""
     return _render_member(
         _member(member_no),
-        page=max(request.args.get("page", 1, type=int) or 1, 1),
+        page=page_arg(),
         year=request.args.get("year", type=int),
         reverse_id=request.args.get("reverse", type=int),
     )
@@ -426,7 +365,7 @@ def member_adjust(member_no: str) -> Response | tuple[str, int]:
         )
     except DomainError as error:
         db.session.rollback()
-        _field_errors(form, error)
+        put_errors(form, error)
         return _render_member(_member(member_no), adjust_form=form, status=422)
     db.session.commit()
     if entry.recorded_at == now:
@@ -474,7 +413,7 @@ def member_transfer(member_no: str) -> Response:
     """Move the member to another community's roster; their history goes with them."""
     member = _member(member_no)
     form = TransferForm()
-    communities = {c.code: c for c in _communities()}
+    communities = {c.code: c for c in community_choice(None, everyone=True).communities}
     form.community.choices = [SelectChoice(code) for code in communities]
     back = url_for(".member_detail", member_no=member_no, _anchor="transfer")
     if not form.validate():
@@ -496,152 +435,7 @@ def member_transfer(member_no: str) -> Response:
         ),
         "success",
     )
-    if _is_admin():
+    if is_district():
         return redirect(url_for(".member_detail", member_no=member_no))
     # The member is no longer on this secretary's roster: their page would be a 404 now.
     return redirect(url_for(".member_list"))
-
-
-# -- import -----------------------------------------------------------------------------------
-
-
-def _import_form(bound: bool = True) -> ImportForm:
-    """The upload form, read from the request unless ``bound`` is False."""
-    form = ImportForm() if bound else ImportForm(formdata=None)
-    if _is_admin():
-        form.community.choices = _community_choices(_communities())
-        if request.method == "GET":
-            form.community.data = request.args.get("community", "").upper()
-    else:
-        del form.community
-    return form
-
-
-def _render_import(form: ImportForm, status: int = 200) -> tuple[str, int]:
-    return render_template(
-        "community/roster/import.html",
-        form=form,
-        columns=roster.COLUMNS,
-        required=roster.REQUIRED_COLUMNS,
-        max_mb=roster.MAX_UPLOAD_BYTES // 1024 // 1024,
-        max_rows=roster.MAX_ROWS,
-    ), status
-
-
-@bp.route("/members/import", methods=["GET", "POST"])
-@staff
-def member_import() -> Response | tuple[str, int]:
-    """Upload a roster CSV; it is kept for the preview, nothing is written yet."""
-    limit = roster.MAX_UPLOAD_BYTES + UPLOAD_SLACK_BYTES
-    if request.method == "POST" and (request.content_length or 0) > limit:
-        # Refused unread: the form is shown again without touching the request body.
-        form = _import_form(bound=False)
-        form.file.errors = [_("名册文件不能超过 %(n)s MB，请分批导入。", n=limit // 1024 // 1024)]
-        return _render_import(form, 413)
-    request.max_content_length = limit
-    form = _import_form()
-    if request.method == "GET" or not form.validate():
-        return _render_import(form, 200 if request.method == "GET" else 422)
-    upload = form.file.data
-    filename = (upload.filename or "").lower()
-    if filename.endswith((".xls", ".xlsx", ".et", ".numbers")):
-        form.file.errors = [_("这是表格文件，请在 Excel 中“另存为 CSV UTF-8（逗号分隔）”后上传。")]
-        return _render_import(form, 422)
-    data = upload.read(roster.MAX_UPLOAD_BYTES + 1)
-    try:
-        token = _staged().put(current_user.id, data)
-    except DomainError as error:
-        form.file.errors = [error.message]
-        return _render_import(form, 422)
-    code = form.community.data if _is_admin() else ""
-    return redirect(url_for(".member_import_preview", token=token, community=code or None))
-
-
-@bp.get("/members/import/template.csv")
-@staff
-def member_import_template() -> Response:
-    """An empty roster file with the accepted headers, ready for Excel (UTF-8 with BOM)."""
-    body = "\ufeff" + ",".join(TEMPLATE_HEADER) + "\r\n"
-    return Response(
-        body.encode("utf-8"),
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": 'attachment; filename="roster-template.csv"',
-        },
-    )
-
-
-def _staged_roster(token: str) -> roster.RosterFile | None:
-    """The staged file parsed, or None (with a flash) when the token is stale or not ours."""
-    try:
-        data = _staged().get(current_user.id, token)
-    except NotFound:
-        flash(_("预览已失效或文件已导入，请重新上传名册文件。"), "error")
-        return None
-    return roster.parse_roster(data)
-
-
-@bp.get("/members/import/preview")
-@staff
-def member_import_preview() -> str | Response:
-    """What the import would do, row by row (新增/更新/不变/有错误); writes nothing."""
-    code = request.args.get("community", "").upper() if _is_admin() else ""
-    community_id = _community_id(code)
-    if community_id is None:
-        flash(_("请选择要导入的社区。"), "error")
-        return redirect(url_for(".member_import"))
-    parsed = _staged_roster(request.args.get("token", ""))
-    if parsed is None:
-        return redirect(url_for(".member_import"))
-    check = roster.check_import(db.session, current_actor(), community_id, parsed)
-    shown = [row for row in check.rows if row.action == "error"]
-    others = [row for row in check.rows if row.action != "error"]
-    shown = sorted([*shown, *others[:PREVIEW_ROWS]], key=lambda row: row.line)
-    return render_template(
-        "community/roster/preview.html",
-        check=check,
-        rows=shown,
-        hidden=max(0, len(others) - PREVIEW_ROWS),
-        labels=roster.ROW_ACTIONS,
-        confirm_form=ImportConfirmForm(
-            formdata=None, token=request.args.get("token", ""), community=code
-        ),
-    )
-
-
-@bp.post("/members/import/confirm")
-@staff
-def member_import_confirm() -> Response:
-    """Import the previewed file: every row, or none if any row is wrong."""
-    form = ImportConfirmForm()
-    if not form.validate():
-        flash(_("预览已失效或文件已导入，请重新上传名册文件。"), "error")
-        return redirect(url_for(".member_import"))
-    code = form.community.data if _is_admin() else ""
-    community_id = _community_id(code)
-    if community_id is None:
-        flash(_("请选择要导入的社区。"), "error")
-        return redirect(url_for(".member_import"))
-    parsed = _staged_roster(form.token.data)
-    if parsed is None:
-        return redirect(url_for(".member_import"))
-    try:
-        result = roster.import_roster(db.session, current_actor(), community_id, parsed)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(
-            url_for(".member_import_preview", token=form.token.data, community=code or None)
-        )
-    db.session.commit()
-    _staged().drop(current_user.id, form.token.data)
-    flash(
-        _(
-            "名册已导入：新增 %(created)s 人，更新 %(updated)s 人，不变 %(unchanged)s 人。",
-            created=result.created,
-            updated=result.updated,
-            unchanged=result.unchanged,
-        ),
-        "success",
-    )
-    return redirect(url_for(".member_list", community=code or None))

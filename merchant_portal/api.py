@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, g, jsonify, request, url_for
+from flask import Flask, g, request, url_for
 from flask_smorest import Blueprint
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from rewards import web
+from rewards.api_contract import MAX_ID, document_operation, error_body, request_refused
 from rewards.auth import card_tokens
-from rewards.errors import DomainError, Unauthorized, ValidationFailed
+from rewards.errors import Unauthorized
 from rewards.extensions import api, csrf, db
 from rewards.schemas import (
     ConfirmRequestSchema,
@@ -27,7 +28,6 @@ from rewards.schemas import (
     RedemptionQuerySchema,
     RedemptionSchema,
     VoidRequestSchema,
-    validation_error,
 )
 from rewards.services import checkout, merchants, redemptions
 from rewards.services.audit import Actor
@@ -37,8 +37,6 @@ from rewards.services.redemptions import RedemptionPage, RedemptionView
 F = TypeVar("F", bound=Callable[..., Any])
 
 SECURITY_SCHEME = "bearerAuth"
-# Ids are 32-bit integers in every database; a larger one in a URL is simply not found.
-MAX_ID = 2**31 - 1
 REDEMPTION_URL = f"/redemptions/<int(max={MAX_ID}):redemption_id>"
 
 blp = Blueprint(
@@ -69,23 +67,11 @@ ERROR_STATUSES = {
 def _operation(*statuses: int, notes: dict[int, str] | None = None) -> Callable[[F], F]:
     """Document the bearer key and the contract's error body for each of ``statuses``."""
     descriptions = {**ERROR_STATUSES, **(notes or {})}
-
-    def decorate(view: F) -> F:
-        for status in statuses:
-            view = blp.alt_response(status, schema=ErrorSchema, description=descriptions[status])(
-                view
-            )
-        return blp.doc(security=[{SECURITY_SCHEME: []}])(view)
-
-    return decorate
+    return document_operation(blp, statuses, descriptions, SECURITY_SCHEME)
 
 
 def _actor() -> Actor:
     return g.pos_actor
-
-
-def _error_body(error: DomainError, status: int | None = None) -> tuple[Response, int]:
-    return jsonify(error.to_dict()), status or error.status
 
 
 @blp.before_request
@@ -96,7 +82,7 @@ def _authenticate() -> tuple[Response, int, dict[str, str]] | None:
     if scheme.lower() == "bearer" and key.strip():
         found = merchants.authenticate_pos_key(db.session, key.strip())
     if found is None:
-        body, status = _error_body(
+        body, status = error_body(
             Unauthorized(
                 "缺少或无效的 API 密钥：请在请求头带上 Authorization: Bearer <密钥>，"
                 "并确认密钥没有被吊销。"
@@ -113,21 +99,7 @@ def _authenticate() -> tuple[Response, int, dict[str, str]] | None:
     return None
 
 
-@blp.errorhandler(HTTPException)
-def _request_refused(error: HTTPException) -> Response | tuple[Response, int]:
-    """webargs' refusals (bad JSON, schema errors) in the contract's shape; others as usual."""
-    messages = (getattr(error, "data", None) or {}).get("messages")
-    if messages is None:
-        return web.handle_http_error(error)
-    if error.code == 400:
-        return _error_body(
-            ValidationFailed("请求体不是有效的 JSON，请检查格式和 UTF-8 编码。"), 400
-        )
-    if "json" in messages and request.method == "POST" and not request.is_json:
-        return _error_body(
-            ValidationFailed("请求体必须是 JSON，并带上请求头 Content-Type: application/json。")
-        )
-    return _error_body(validation_error(messages))
+blp.errorhandler(HTTPException)(request_refused)
 
 
 @blp.post("/checkout/preview")
@@ -225,7 +197,8 @@ def init_app(app: Flask) -> None:
         spec_kwargs={
             "info": {
                 "description": (
-                    "红色动力双赢卡的收银系统接口。金额一律以分（整数）返回，以元（文本）提交；"
+                    "红色动力双赢卡的接口：商家收银系统（POS）用 API 密钥结算；党员、社区书记和"
+                    "区管理员用登录令牌（人员接口）。金额一律以分（整数）返回，以元（文本）提交；"
                     '错误一律为 {"error": {"code", "message"}}。接入说明见 docs/api.md。'
                 )
             }

@@ -135,7 +135,8 @@ def sign_in_throttled(session: Session, username: str, now: datetime | None = No
     return failures >= MAX_FAILED_SIGN_INS
 
 
-def _record_failed_sign_in(session: Session, username: str) -> None:
+def record_failed_sign_in(session: Session, username: str) -> None:
+    """Count a failed sign-in against ``username`` (the page and the API count together)."""
     actor = Actor(label=_throttle_label(username))
     record(session, actor, FAILED_SIGN_IN_ACTION, "account", None, ip=request.remote_addr)
 
@@ -159,7 +160,7 @@ def sign_in() -> Response | str | tuple[str, int]:
             return render_template("auth/sign_in.html", form=form), 429
         account = accounts.authenticate(db.session, username, form.password.data or "")
         if account is None:
-            _record_failed_sign_in(db.session, username)
+            record_failed_sign_in(db.session, username)
             db.session.commit()
             flash(_("用户名或密码不正确。账号如已停用，请联系社区或店长。"), "error")
         else:

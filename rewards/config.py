@@ -15,6 +15,7 @@ BUSINESS_TIMEZONE = "Asia/Shanghai"
 # them; if the database restarts, the first request on a dead connection fails (error page),
 # SQLAlchemy then discards the whole pool and the next requests reconnect.
 POOL_RECYCLE_SECONDS = 1800
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
 
 class ConfigError(RuntimeError):
@@ -79,9 +80,11 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> dic
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
+        # The largest upload is a roster file (5 MB); a bigger request is refused unread (413).
+        "MAX_CONTENT_LENGTH": MAX_REQUEST_BYTES,
         "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
         "BABEL_DEFAULT_TIMEZONE": BUSINESS_TIMEZONE,
-        "API_TITLE": "红色动力双赢卡 POS API",
+        "API_TITLE": "红色动力双赢卡 API（收银系统与人员接口）",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",
         "OPENAPI_URL_PREFIX": "/api/v1",

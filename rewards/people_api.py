@@ -17,15 +17,15 @@ from flask_smorest import Blueprint
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from merchant_portal.api import _request_refused
-from rewards.auth import FAILED_SIGN_IN_ACTION, _throttle_label, sign_in_throttled
+from rewards.api_contract import document_operation, request_refused
+from rewards.auth import record_failed_sign_in, sign_in_throttled
 from rewards.errors import DomainError, Forbidden, TooManyAttempts, Unauthorized
 from rewards.extensions import api, csrf, db
 from rewards.models import PointCategory, Role
-from rewards.schemas import CategorySchema, ErrorSchema, TokenRequestSchema, TokenSchema
+from rewards.schemas import CategorySchema, TokenRequestSchema, TokenSchema
 from rewards.services import accounts, api_tokens
 from rewards.services.api_tokens import IssuedToken
-from rewards.services.audit import Actor, record
+from rewards.services.audit import Actor
 from rewards.services.categories import enabled_categories
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,21 +63,11 @@ def documented(
     """Document an operation for API users: its Chinese summary and description, the people
     token, and the contract's error body for each of ``statuses``."""
     descriptions = {**ERROR_STATUSES, **(notes or {})}
-    doc: dict[str, Any] = {
-        "summary": summary,
-        "security": [{SECURITY_SCHEME: []}] if signed_in else [],
-    }
+    doc: dict[str, Any] = {"summary": summary}
     if description:
         doc["description"] = description
-
-    def decorate(view: F) -> F:
-        for status in statuses:
-            view = blueprint.alt_response(
-                status, schema=ErrorSchema, description=descriptions[status]
-            )(view)
-        return blueprint.doc(**doc)(view)
-
-    return decorate
+    scheme = SECURITY_SCHEME if signed_in else None
+    return document_operation(blueprint, statuses, descriptions, scheme, **doc)
 
 
 def current_person() -> Actor:
@@ -125,13 +115,7 @@ def _authenticate() -> tuple[Response, int, dict[str, str]] | None:
 
 
 # webargs' refusals (bad JSON, schema errors) in the contract's shape, as on the POS API.
-blp.errorhandler(HTTPException)(_request_refused)
-
-
-def _record_failed_sign_in(username: str) -> None:
-    # The same record as the sign-in page's, so failures on either count towards one throttle.
-    actor = Actor(label=_throttle_label(username))
-    record(db.session, actor, FAILED_SIGN_IN_ACTION, "account", None, ip=request.remote_addr)
+blp.errorhandler(HTTPException)(request_refused)
 
 
 @blp.post("/auth/token")
@@ -162,7 +146,7 @@ def sign_in(args: dict[str, Any]) -> IssuedToken:
         raise TooManyAttempts("登录失败次数过多，请 15 分钟后再试。")
     account = accounts.authenticate(db.session, username, password)
     if account is None:
-        _record_failed_sign_in(username)
+        record_failed_sign_in(db.session, username)
         db.session.commit()
         raise Unauthorized("用户名或密码不正确；账号如已停用，请联系社区或区管理员。")
     issued = api_tokens.issue_token(db.session, account)

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from rewards.errors import DomainError
+from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
 from rewards.models import CARD_STATUS_LABELS, ROLE_LABELS, TIER_LABELS
 from rewards.money import format_fen, format_zhe
@@ -43,7 +43,9 @@ def handle_domain_error(error: DomainError) -> Response | tuple[Response, int]:
     db.session.rollback()
     if _wants_json():
         return jsonify(error.to_dict()), error.status
-    if request.method == "POST":
+    # A refused form goes back where it came from with the message; an object out of reach is
+    # a 404 page whatever the method (never a hint that it exists).
+    if request.method == "POST" and not isinstance(error, NotFound):
         flash(error.message, "error")
         return redirect(request.referrer or request.url)
     return render_template("errors/error.html", message=error.message, code=error.status), (
@@ -61,6 +63,7 @@ def handle_http_error(error: HTTPException) -> Response | tuple[Response, int]:
         403: _("没有权限访问这个页面。"),
         404: _("页面不存在，请检查地址。"),
         405: _("不支持这种请求方式。"),
+        413: _("提交的内容太大（例如上传的文件超过大小限制），没有保存任何内容。"),
     }
     message = messages.get(status, error.description or "")
     return render_template("errors/error.html", message=message, code=status), status

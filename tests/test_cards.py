@@ -16,7 +16,7 @@ from rewards.errors import (
     NotFound,
     ValidationFailed,
 )
-from rewards.models import Card, CardStatus, MemberStatus, Role
+from rewards.models import Card, CardStatus, MemberStatus, Role, Tier
 from rewards.services import cards
 from rewards.services.audit import Actor
 from rewards.services.cards import TokenKind
@@ -269,7 +269,7 @@ def test_newly_eligible_members_are_silver_or_better_without_a_current_card(worl
     factories.points(session, lapsed, 20)
     session.commit()
     found = cards.eligible_members(session, world.actor(world.secretary))
-    assert [m.id for m in found.items] == [waiting.id]
+    assert [(m.id, tier) for m, tier in found.items] == [(waiting.id, Tier.SILVER)]
 
 
 def test_issuing_many_cards_is_all_or_nothing_naming_the_member(world, session):

@@ -54,6 +54,7 @@ def upgrade():
     with op.batch_alter_table('activation_codes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_activation_codes_batch'), ['batch'], unique=False)
         batch_op.create_index('ix_activation_codes_member_id_used_at', ['member_id', 'used_at'], unique=False)
+        batch_op.create_index('uq_activation_codes_one_open_per_member', ['member_id'], unique=True, sqlite_where=sa.text('used_at IS NULL AND revoked_at IS NULL'), postgresql_where=sa.text('used_at IS NULL AND revoked_at IS NULL'))
 
     with op.batch_alter_table('claims', schema=None) as batch_op:
         batch_op.add_column(sa.Column('certified_points', sa.Integer(), nullable=True))
@@ -73,6 +74,7 @@ def downgrade():
         batch_op.drop_column('certified_points')
 
     with op.batch_alter_table('activation_codes', schema=None) as batch_op:
+        batch_op.drop_index('uq_activation_codes_one_open_per_member', sqlite_where=sa.text('used_at IS NULL AND revoked_at IS NULL'), postgresql_where=sa.text('used_at IS NULL AND revoked_at IS NULL'))
         batch_op.drop_index('ix_activation_codes_member_id_used_at')
         batch_op.drop_index(batch_op.f('ix_activation_codes_batch'))
 

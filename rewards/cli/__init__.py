@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
 from rewards.models import ROLE_LABELS, Account, Card, Community, Member, Merchant, Role
+from rewards.services import communities
 from rewards.services.audit import Actor, require_community
 from rewards.services.cards import (
     format_card_number,
@@ -107,10 +108,7 @@ def acting_actor(session: Session, username: str | None) -> Actor:
 
 def community_by_code(session: Session, code: str) -> Community:
     """The community with this code (C01), or a refusal."""
-    community = session.scalar(select(Community).where(Community.code == code.strip().upper()))
-    if community is None:
-        raise NotFound(f"找不到社区 {code}（社区代码形如 C01）。")
-    return community
+    return communities.community_by_code(session, code, f"找不到社区 {code}（社区代码形如 C01）。")
 
 
 def merchant_by_code(session: Session, code: str) -> Merchant:

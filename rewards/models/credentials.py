@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rewards.extensions import db
@@ -29,6 +29,9 @@ class AccessToken(db.Model):
     account: Mapped[Account] = relationship(lazy="joined")
 
 
+_OPEN = "used_at IS NULL AND revoked_at IS NULL"
+
+
 class ActivationCode(db.Model):
     """A one-time code a member uses to set their password at first sign-in (激活码).
 
@@ -37,7 +40,17 @@ class ActivationCode(db.Model):
     """
 
     __tablename__ = "activation_codes"
-    __table_args__ = (Index("ix_activation_codes_member_id_used_at", "member_id", "used_at"),)
+    __table_args__ = (
+        Index("ix_activation_codes_member_id_used_at", "member_id", "used_at"),
+        # At most one usable code per member: a newer code replaces (revokes) the older one.
+        Index(
+            "uq_activation_codes_one_open_per_member",
+            "member_id",
+            unique=True,
+            sqlite_where=text(_OPEN),
+            postgresql_where=text(_OPEN),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))

@@ -91,9 +91,15 @@ class ActivationSlip:
     expires_at: datetime
 
 
-def _username_for(session: Session, member: Member) -> str:
-    existing = session.scalar(select(Account.username).where(Account.member_id == member.id))
-    return existing or member.member_no
+def account_usernames(session: Session, actor: Actor, member_ids: Sequence[int]) -> dict[int, str]:
+    """Sign-in names of the members among ``member_ids`` who already have an account (开通)."""
+    require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
+    if not member_ids:
+        return {}
+    rows = session.execute(
+        select(Account.member_id, Account.username).where(Account.member_id.in_(member_ids))
+    )
+    return {member_id: username for member_id, username in rows}
 
 
 def issue_codes(
@@ -132,20 +138,23 @@ def issue_codes(
         .values(revoked_at=now)
     )
     batch = secrets.token_hex(8)
-    for member_id in wanted:
-        salt, code = codes.new()
-        session.add(
-            ActivationCode(
-                member_id=member_id,
-                batch=batch,
-                salt=salt,
-                code_hash=hash_code(code),
-                created_at=now,
-                created_by_id=actor.account_id,
-                expires_at=now + VALID_FOR,
-            )
-        )
-    session.flush()
+    try:
+        with session.begin_nested():
+            for member_id in wanted:
+                salt, code = codes.new()
+                session.add(
+                    ActivationCode(
+                        member_id=member_id,
+                        batch=batch,
+                        salt=salt,
+                        code_hash=hash_code(code),
+                        created_at=now,
+                        created_by_id=actor.account_id,
+                        expires_at=now + VALID_FOR,
+                    )
+                )
+    except IntegrityError as exc:  # someone issued codes to the same members at this moment
+        raise Conflict("刚有人为其中的党员生成了激活码，请刷新页面后重试。") from exc
     record(
         session,
         actor,
@@ -172,15 +181,15 @@ def batch_slips(
     rows = session.scalars(select(ActivationCode).where(ActivationCode.batch == batch)).all()
     if not rows:
         raise NotFound("找不到这批激活码。")
-    slips = []
     for row in rows:
         require_community(actor, row.member.community_id, "找不到这批激活码。")
+    usernames = account_usernames(session, actor, [row.member_id for row in rows])
+    slips = []
+    for row in rows:
         code = codes.recover(row.salt, row.code_hash) if row.usable_at(now) else None
         if code is not None:
-            slip = ActivationSlip(
-                row.member, _username_for(session, row.member), format_code(code), row.expires_at
-            )
-            slips.append(slip)
+            username = usernames.get(row.member_id, row.member.member_no)
+            slips.append(ActivationSlip(row.member, username, format_code(code), row.expires_at))
     return sorted(slips, key=lambda s: s.member.member_no)
 
 

@@ -26,16 +26,19 @@ from rewards.errors import (
 )
 from rewards.models import (
     CARD_STATUS_LABELS,
+    Account,
+    AuditEvent,
     Card,
     CardStatus,
     Member,
     MemberStatus,
     Redemption,
     Role,
+    Tier,
 )
 from rewards.services.audit import Actor, record, require_community, require_role
 from rewards.services.paging import Page, check_page, paginate
-from rewards.services.reports import members_awaiting_cards
+from rewards.services.reports import awaiting_cards
 
 CARD_NUMBER_DIGITS = 12
 
@@ -94,12 +97,62 @@ def _member_in_scope(session: Session, actor: Actor, member_id: int) -> Member:
     return member
 
 
+CARD_NOT_FOUND = "找不到这张卡。"
+
+
 def _card_in_scope(session: Session, actor: Actor, card_id: int) -> Card:
-    card = session.scalar(select(Card).where(Card.id == card_id).with_for_update(of=Card))
+    """The card, locked and read afresh (a page may have loaded it before the lock)."""
+    card = session.scalar(
+        select(Card)
+        .where(Card.id == card_id)
+        .with_for_update(of=Card)
+        .execution_options(populate_existing=True)
+    )
     if card is None:
-        raise NotFound("找不到这张卡。")
-    _member_in_scope(session, actor, card.member_id)
+        raise NotFound(CARD_NOT_FOUND)
+    require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
+    require_community(actor, card.member.community_id, CARD_NOT_FOUND)
     return card
+
+
+def card_in_reach(session: Session, actor: Actor, card_id: int) -> Card:
+    """A card whose holder is registered in the actor's community (the district: any)."""
+    require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
+    card = session.get(Card, card_id)
+    if card is None:
+        raise NotFound(CARD_NOT_FOUND)
+    require_community(actor, card.member.community_id, CARD_NOT_FOUND)
+    return card
+
+
+@dataclass(frozen=True)
+class CardChange:
+    """One change of a card, from the audit log: when, what (the audit action), who, why."""
+
+    at: datetime
+    action: str
+    by: str
+    reason: str
+
+
+def card_history(session: Session, actor: Actor, card_id: int) -> list[CardChange]:
+    """A card's changes, oldest first (issue, suspend, resume, revoke, replace)."""
+    card = card_in_reach(session, actor, card_id)
+    rows = session.execute(
+        select(AuditEvent, Account.display_name)
+        .outerjoin(Account, Account.id == AuditEvent.actor_account_id)
+        .where(AuditEvent.object_type == "card", AuditEvent.object_id == card.id)
+        .order_by(AuditEvent.recorded_at, AuditEvent.id)
+    ).all()
+    return [
+        CardChange(
+            event.recorded_at,
+            event.action,
+            name or event.actor_label,
+            str((event.details or {}).get("reason", "")),
+        )
+        for event, name in rows
+    ]
 
 
 def current_card(session: Session, member_id: int) -> Card | None:
@@ -501,14 +554,15 @@ def eligible_members(
     page: int = 1,
     page_size: int = 50,
     at: datetime | None = None,
-) -> Page[Member]:
-    """Members newly eligible for a card (待发卡): silver or better today, no current card."""
+) -> Page[tuple[Member, Tier]]:
+    """Members newly eligible for a card (待发卡), with their tier: silver or better today, no
+    current card."""
     require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
     if not actor.is_district_wide:
         if community_id is not None and community_id != actor.community_id:
             raise NotFound("找不到该社区。")
         community_id = actor.community_id
     check_page(page, page_size)
-    waiting = members_awaiting_cards(session, community_id, at)
+    waiting = awaiting_cards(session, community_id, at)
     start = (page - 1) * page_size
     return Page(waiting[start : start + page_size], page, page_size, len(waiting))

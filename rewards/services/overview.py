@@ -24,7 +24,7 @@ from rewards.models import (
     Role,
     Tier,
 )
-from rewards.services import cards, ledger, reports, tiers
+from rewards.services import cards, communities, ledger, reports, tiers
 from rewards.services.audit import Actor, require_community, require_role
 from rewards.services.members import member_in_reach
 
@@ -252,7 +252,7 @@ def community_overview(
     at = at or utcnow()
     if code is not None:
         require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
-        community_id = session.scalar(select(Community.id).where(Community.code == code.upper()))
+        community_id = communities.community_by_code(session, code).id
     if community_id is None:
         raise NotFound("找不到该社区。")
     community = _community_in_reach(session, actor, community_id)

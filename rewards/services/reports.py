@@ -129,7 +129,14 @@ def members_awaiting_cards(
     session: Session, community_id: int | None, at: datetime | None = None
 ) -> list[Member]:
     """Active members of a community (None: every community) at silver or above who hold no
-    current card (待发卡)."""
+    current card (待发卡), by member number."""
+    return [member for member, _ in awaiting_cards(session, community_id, at)]
+
+
+def awaiting_cards(
+    session: Session, community_id: int | None, at: datetime | None = None
+) -> list[tuple[Member, Tier]]:
+    """``members_awaiting_cards`` with each member's tier today."""
     without_card = (
         select(Member)
         .where(
@@ -143,4 +150,4 @@ def members_awaiting_cards(
     )
     candidates = list(session.scalars(without_card))
     tiers = evaluate_tiers(session, [m.id for m in candidates], at=at)
-    return [m for m in candidates if tiers[m.id] is not Tier.NONE]
+    return [(m, tiers[m.id]) for m in candidates if tiers[m.id] is not Tier.NONE]

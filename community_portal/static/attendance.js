@@ -1,7 +1,6 @@
-{#- The attendance page's script: filter the tick list as the secretary types, count ticks, and
-    identify scanned codes (USB scanner or camera) into the "scanned" list. Every form still
-    works without it (server-side ?q= search; pasting numbers). -#}
-<script>
+// The attendance page: filter the tick list as the secretary types, count ticks, and identify
+// scanned codes (USB scanner or camera) into the "scanned" list. Every form still works without
+// it (server-side ?q= search; pasting numbers).
 document.addEventListener("DOMContentLoaded", () => {
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -185,4 +184,3 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   document.documentElement.dataset.attendanceReady = "true";
 });
-</script>
