@@ -165,8 +165,12 @@ def _detail_page(activity_id: int, kept: Kept | None = None, status: int = 200) 
         db.session, actor, activity_id, page=page_arg("page"), page_size=ATTENDEES_PAGE_SIZE
     )
     choice = community_choice(None)
+    already = activities.recorded_members(
+        db.session, actor, activity_id, [entry.member.id for entry in roster.items]
+    )
     page = render_template(
         "community/activities/detail.html",
+        already=already,
         row=row,
         activity=row.activity,
         community_name=choice.name_of(row.activity.community_id),

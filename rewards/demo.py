@@ -54,6 +54,8 @@ GOLD_THRESHOLD, SILVER_THRESHOLD, WINDOW_MONTHS = 120, 60, 12
 DEMO_PASSWORD = "hongse2019"
 # Service dates stay this far inside the 12-month window, so tiers hold for the coming weeks.
 HISTORY_DAYS = 340
+# Points of the two "ageing" C01 members that are about to leave the window.
+AGEING_POINTS = 20
 OUTCOMES = ("gold", "silver", "tier_none", "card_suspended", "card_revoked", "no_agreement")
 
 STAGES = (
@@ -606,6 +608,12 @@ class _DemoBuilder:
             "tier_none": (c01[3], Tier.NONE, 45),
             "card_revoked": (c01[4], Tier.NONE, 20),
             "no_agreement": (c03, Tier.SILVER, 80),
+            # C01's secretary has work waiting: two members newly eligible for a card, and two
+            # whose oldest points leave the window within weeks (their tier drops).
+            "awaiting_card_1": (c01[5], Tier.SILVER, 66),
+            "awaiting_card_2": (c01[6], Tier.SILVER, 72),
+            "ageing_1": (c01[7], Tier.SILVER, 68),
+            "ageing_2": (c01[8], Tier.SILVER, 75),
         }
         for outcome, (member, band, target) in picks.items():
             member.band, member.target_points = band, target
@@ -614,7 +622,7 @@ class _DemoBuilder:
         pool = [m for m in self.members if id(m) not in chosen]
         rng.shuffle(pool)
         gold_left = gold_count - 1
-        silver_left = silver_count - 3
+        silver_left = silver_count - sum(1 for _, band, _ in picks.values() if band is Tier.SILVER)
         for member in pool[:gold_left]:
             member.band, member.target_points = Tier.GOLD, int(rng.triangular(120, 230, 135))
         for member in pool[gold_left : gold_left + silver_left]:
@@ -666,13 +674,16 @@ class _DemoBuilder:
         claim_rows: list[dict[str, Any]] = []
         # Per claim row: None (no ledger entry) or (reversal reason or "") for certified ones.
         claim_fate: list[str | None] = []
+        # The ageing members' points all come from claims, some of them old (see below).
+        ageing_members = {id(self.designated["ageing_1"]), id(self.designated["ageing_2"])}
         for m in self.members:
             index = m.community_index
             secretary_id = self.secretaries[index].id
             community_id = self.communities[index].id
             total = 0
             for activity_id, day, points, title in by_community[index]:
-                if rng.random() < attend_chance[m.band] and total + points <= m.target_points:
+                attends = rng.random() < attend_chance[m.band]
+                if attends and total + points <= m.target_points and id(m) not in ageing_members:
                     total += points
                     instant = self._batch_instant(day, index)
                     attendance_rows.append(
@@ -724,8 +735,16 @@ class _DemoBuilder:
                 for code in ("micro_wish", "mentoring"):
                     category = self.categories[code]
                     claims.append(("pending", category, category.max_points))
+            ageing = id(m) in ageing_members
+            aged_points = 0
             for fate, category, points in claims:
-                if fate == "pending":
+                if ageing and fate == "" and aged_points < AGEING_POINTS:
+                    # Served 337–350 days ago: these points leave the 12-month window soon.
+                    day = self._days_ago(HISTORY_DAYS - 3, HISTORY_DAYS + 10)
+                    decided = self._batch_instant(day, index)
+                    submitted = min(self._instant(day, 20, rng.randint(0, 59)), decided)
+                    aged_points += points
+                elif fate == "pending":
                     day = self._days_ago(1, 20)
                     decided = None
                     submitted = self._instant(day, 20, rng.randint(0, 59))
@@ -881,6 +900,10 @@ class _DemoBuilder:
                 self.outcome_cards[outcome] = add(
                     m, CardStatus.REVOKED, reason="党员本人申请退卡，卡片注销"
                 )
+            elif outcome in ("awaiting_card_1", "awaiting_card_2"):
+                continue  # newly eligible: the community has not issued the card yet
+            elif outcome in ("ageing_1", "ageing_2"):
+                add(m, CardStatus.ACTIVE)
             elif outcome is not None:
                 self.outcome_cards[outcome] = add(m, CardStatus.ACTIVE)
             elif m.band is not Tier.NONE:

@@ -307,3 +307,24 @@ def test_identify_explains_an_unreadable_code(client, session, world):
     response = client.post(f"/community/activities/{made.id}/identify", json={"code": "hello"})
     assert response.status_code == 422
     assert response.json["error"]["code"] == "token_invalid"
+
+
+def test_the_tick_list_marks_members_already_recorded(client, session, world):
+    activity = activities.create_activity(
+        session,
+        world.actor(world.secretary),
+        world.home.id,
+        world.category.id,
+        "社区清洁日",
+        today(),
+        3,
+    )
+    activities.record_attendance(
+        session, world.actor(world.secretary), activity.id, [world.gold.member_no]
+    )
+    session.commit()
+    sign_in(client, world.secretary)
+    page = client.get(f"/community/activities/{activity.id}").text
+    assert f'name="member_nos" value="{world.gold.member_no}"' not in page
+    assert f'name="member_nos" value="{world.silver.member_no}"' in page
+    assert "已登记" in page

@@ -42,7 +42,8 @@ document.addEventListener("DOMContentLoaded", () => {
     tickVisible.hidden = false;
     tickVisible.addEventListener("change", () => {
       for (const row of rows) {
-        if (!row.hidden) row.querySelector("input[type=checkbox]").checked = tickVisible.checked;
+        const box = row.querySelector("input[name=member_nos]");  // recorded ones have none
+        if (!row.hidden && box) box.checked = tickVisible.checked;
       }
       countTicks();
     });

@@ -154,6 +154,22 @@ def attendees(
     return paginate(session, statement, page, page_size, scalars=False).map(tuple)
 
 
+def recorded_members(
+    session: Session, actor: Actor, activity_id: int, member_ids: Sequence[int]
+) -> set[int]:
+    """Which of ``member_ids`` are already recorded as attending (to mark them in a list)."""
+    get_activity(session, actor, activity_id)
+    if not member_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Attendance.member_id).where(
+                Attendance.activity_id == activity_id, Attendance.member_id.in_(member_ids)
+            )
+        )
+    )
+
+
 @dataclass(frozen=True)
 class AttendanceResult:
     """What a batch did: the member numbers newly credited and those already recorded before."""

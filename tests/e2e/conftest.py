@@ -164,6 +164,11 @@ def sign_in(page, shop: Shop, username: str, home: str = "/merchant/") -> None: 
     page.wait_for_url(f"{shop.url}{home}")
 
 
+def fits_the_width(page) -> bool:  # type: ignore[no-untyped-def]
+    """Nothing sticks out sideways (tables scroll inside their own box)."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
 def scan(page, code: str, amount: str) -> None:  # type: ignore[no-untyped-def]
     """What a keyboard-wedge scanner and the cashier do: the code and Enter, the bill and Enter."""
     page.keyboard.type(code)

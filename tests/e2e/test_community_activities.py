@@ -20,6 +20,7 @@ from tests.e2e.conftest import (
     CHROMIUM_ARGS,
     VIEWPORTS,
     Shop,
+    fits_the_width,
     only_local_requests,
     screenshot,
     sign_in,
@@ -39,11 +40,6 @@ NEIGHBOURS = [
     "陈春花",
     "褚明辉",
 ]
-
-
-def fits_the_width(page) -> bool:  # type: ignore[no-untyped-def]
-    """Nothing sticks out sideways (tables scroll inside their own box)."""
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def seed_activities(shop: Shop) -> dict[str, object]:

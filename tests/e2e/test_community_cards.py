@@ -19,15 +19,11 @@ from rewards.extensions import db
 from rewards.models import Card, CardStatus, Member, Role
 from rewards.services.cards import TokenKind
 from tests import factories
-from tests.e2e.conftest import VIEWPORTS, Shop, screenshot, sign_in
+from tests.e2e.conftest import VIEWPORTS, Shop, fits_the_width, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
 HOME = "/community/"
-
-
-def fits_sideways(page) -> bool:  # type: ignore[no-untyped-def]
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def printed(page) -> PdfReader:  # type: ignore[no-untyped-def]
@@ -93,7 +89,7 @@ def test_cards_list_at_both_widths(browser, live_shop: Shop):
         page.wait_for_url("**/community/cards")
         assert page.locator("tr[data-card]").count() == 3
         screenshot(page, f"community-cards-{name}")
-        assert fits_sideways(page)
+        assert fits_the_width(page)
         page.fill("#q", "张三明")
         page.click("form.filter button[type=submit]")
         page.wait_for_url("**q=*")
@@ -135,7 +131,7 @@ def test_eligible_members_get_cards_in_one_action_and_a_printable_sheet(browser,
     screenshot(page, "community-cards-eligible-desktop")
     page.set_viewport_size(VIEWPORTS["phone"])
     screenshot(page, "community-cards-eligible-phone")
-    assert fits_sideways(page)
+    assert fits_the_width(page)
     page.set_viewport_size(VIEWPORTS["desktop"])
     page.click("[data-testid=issue-cards]")
     page.wait_for_url("**/community/cards/issued?*")
@@ -168,7 +164,7 @@ def test_eligible_members_get_cards_in_one_action_and_a_printable_sheet(browser,
 
     page.set_viewport_size(VIEWPORTS["phone"])
     screenshot(page, "community-cards-print-phone")
-    assert fits_sideways(page)
+    assert fits_the_width(page)
     page.goto(f"{live_shop.url}/community/cards/eligible")
     assert page.locator("tr[data-member]").count() == 0  # all of them have their card now
     screenshot(page, "community-cards-eligible-none-phone")
@@ -218,7 +214,7 @@ def test_a_card_is_suspended_resumed_and_reissued_with_reasons(browser, live_sho
         card_url = page.url
         page.wait_for_selector("html[data-pages-ready]", state="attached")
         screenshot(page, f"community-card-{name}")
-        assert fits_sideways(page)
+        assert fits_the_width(page)
 
         if name == "desktop":
             assert page.locator(".action-resume").count() == 0
@@ -245,7 +241,7 @@ def test_a_card_is_suspended_resumed_and_reissued_with_reasons(browser, live_sho
             new_number = page.text_content(".card-number-title").replace(" ", "")
             assert new_number != live_shop.silver_card_no
             screenshot(page, "community-card-reissued-phone")
-            assert fits_sideways(page)
+            assert fits_the_width(page)
             page.goto(card_url)
             assert "已补办换新" in page.text_content("[data-testid=status]")
             assert page.locator(".card-actions").count() == 0
@@ -284,10 +280,10 @@ def test_activation_sheet_prints_and_a_member_activates_on_a_phone(browser, live
     page.set_viewport_size(VIEWPORTS["phone"])
     page.goto(f"{live_shop.url}/community/activation")
     screenshot(page, "community-activation-phone")
-    assert fits_sideways(page)
+    assert fits_the_width(page)
     page.goto(sheet_url)
     screenshot(page, "community-activation-sheet-phone")
-    assert fits_sideways(page)
+    assert fits_the_width(page)
     context.close()
 
     phone = browser.new_context(viewport=VIEWPORTS["phone"], locale="zh-CN")
@@ -302,7 +298,7 @@ def test_activation_sheet_prints_and_a_member_activates_on_a_phone(browser, live
     member_page.click("main button[type=submit]")
     assert "激活码不正确" in member_page.text_content("#code-error")
     screenshot(member_page, "activate-wrong-code-phone")
-    assert fits_sideways(member_page)
+    assert fits_the_width(member_page)
     member_page.fill("#code", code.lower())  # typed in lower case: still the code
     member_page.fill("#password", "my new password")
     member_page.fill("#password_again", "my new password")
@@ -310,7 +306,7 @@ def test_activation_sheet_prints_and_a_member_activates_on_a_phone(browser, live
     member_page.wait_for_url("**/member/")
     assert "账号已开通" in member_page.text_content(".flash")
     screenshot(member_page, "activate-signed-in-phone")
-    assert fits_sideways(member_page)
+    assert fits_the_width(member_page)
 
     # The code is spent: the sheet no longer prints it, and using it again is refused.
     member_page.goto(f"{live_shop.url}/activate")  # signed in; the form is still reachable

@@ -15,7 +15,7 @@ from rewards.services import claims
 from rewards.services.audit import Actor
 from tests import factories
 from tests.clock import today
-from tests.e2e.conftest import VIEWPORTS, Shop, screenshot, sign_in
+from tests.e2e.conftest import VIEWPORTS, Shop, fits_the_width, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -24,11 +24,6 @@ DESCRIPTIONS = [
     ("李四", 5, "为独居老人代购生活用品并陪同就医", 5),
     ("王五", 8, "参与社区疫苗接种点志愿服务半天，负责引导和秩序维护", 8),
 ]
-
-
-def fits_the_width(page) -> bool:  # type: ignore[no-untyped-def]
-    """Nothing sticks out sideways (tables scroll inside their own box)."""
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def seed_claims(shop: Shop) -> list[int]:

@@ -14,7 +14,7 @@ from rewards.models import Card, Community, Role
 from rewards.services import claims, ledger
 from tests import factories
 from tests.clock import today
-from tests.e2e.conftest import VIEWPORTS, Shop, screenshot, sign_in
+from tests.e2e.conftest import VIEWPORTS, Shop, fits_the_width, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -28,11 +28,6 @@ class Roster:
     other_code: str
     other_name: str
     other_secretary: str
-
-
-def fits_the_width(page) -> bool:  # type: ignore[no-untyped-def]
-    """Nothing sticks out sideways (tables scroll inside their own box)."""
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def prepare(shop: Shop) -> Roster:

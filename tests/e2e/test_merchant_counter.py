@@ -17,6 +17,7 @@ from tests.e2e.conftest import (
     CHROMIUM_ARGS,
     VIEWPORTS,
     Shop,
+    fits_the_width,
     only_local_requests,
     scan,
     screenshot,
@@ -31,11 +32,6 @@ VENDOR = Path(__file__).resolve().parents[2] / "rewards" / "static" / "vendor"
 
 def focused_id(page) -> str:  # type: ignore[no-untyped-def]
     return page.evaluate("document.activeElement && document.activeElement.id")
-
-
-def fits_the_width(page) -> bool:  # type: ignore[no-untyped-def]
-    """Nothing sticks out sideways (tables scroll inside their own box)."""
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def record_sales(shop: Shop, amounts_by_days_ago: list[tuple[int, str]]) -> list[int]:
