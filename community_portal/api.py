@@ -12,11 +12,10 @@ from typing import Any
 from uuid import uuid4
 
 from flask import Flask
-from flask_smorest import Blueprint
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from rewards.api_contract import MAX_ID, request_refused
+from rewards.api_contract import MAX_ID, Blueprint, request_refused
 from rewards.clock import business_date
 from rewards.errors import NotFound, ValidationFailed
 from rewards.extensions import api, csrf, db

@@ -44,6 +44,7 @@ from community_portal import bp
 from community_portal.scope import (
     community_choice,
     is_district,
+    offer_communities,
     page_arg,
     put_errors,
     staff,
@@ -207,12 +208,7 @@ def member_list() -> str:
 def member_new() -> str | Response | tuple[str, int]:
     """Register a member by hand (登记党员)."""
     form = MemberForm()
-    if is_district():
-        form.community.choices = community_choice(None).options()
-        if request.method == "GET":
-            form.community.data = request.args.get("community", "").upper()
-    else:
-        del form.community
+    offer_communities(form)
     if request.method == "GET":
         return render_template("community/roster/member_form.html", form=form, member=None)
     if form.validate():

@@ -19,7 +19,12 @@ from wtforms import HiddenField, SelectField
 from wtforms.validators import DataRequired
 
 from community_portal import bp
-from community_portal.scope import community_choice, is_district, staff, target_community_id
+from community_portal.scope import (
+    is_district,
+    offer_communities,
+    staff,
+    target_community_id,
+)
 from rewards.auth import current_actor
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
@@ -56,12 +61,7 @@ def _staged() -> roster.StagedFiles:
 def _import_form(bound: bool = True) -> ImportForm:
     """The upload form, read from the request unless ``bound`` is False."""
     form = ImportForm() if bound else ImportForm(formdata=None)
-    if is_district():
-        form.community.choices = community_choice(None).options()
-        if request.method == "GET":
-            form.community.data = request.args.get("community", "").upper()
-    else:
-        del form.community
+    offer_communities(form)
     return form
 
 

@@ -74,6 +74,17 @@ def community_choice(code: str | None, *, everyone: bool = False) -> CommunityCh
     return CommunityChoice(communities, chosen)
 
 
+def offer_communities(form: FlaskForm) -> None:
+    """A form's ``community`` select: the district administrator picks one (preset from
+    ``?community=``); a secretary has none, their own community is used."""
+    if not is_district():
+        del form.community
+        return
+    form.community.choices = community_choice(None).options()
+    if request.method == "GET":
+        form.community.data = request.args.get("community", "").strip().upper()
+
+
 def target_community_id(code: str | None) -> int | None:
     """Where a write goes: the secretary's own community, or the one the administrator chose."""
     if is_district():

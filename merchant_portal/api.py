@@ -10,12 +10,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, g, request, url_for
-from flask_smorest import Blueprint
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from rewards import web
-from rewards.api_contract import MAX_ID, document_operation, error_body, request_refused
+from rewards.api_contract import MAX_ID, Blueprint, document_operation, error_body, request_refused
 from rewards.auth import card_tokens
 from rewards.errors import Unauthorized
 from rewards.extensions import api, csrf, db

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import flask_smorest
 from flask import jsonify, request
-from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -19,6 +20,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Ids are 32-bit integers in every database; a larger one in a URL is simply not found.
 MAX_ID = 2**31 - 1
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """An /api/v1 blueprint. Its schemas decide what is unknown: a request schema refuses any
+    field it does not declare, in the body and in the query string alike (webargs would
+    otherwise drop unknown query parameters silently, against the documented contract)."""
+
+    ARGUMENTS_PARSER = FlaskParser(unknown=None)
 
 
 def error_body(error: DomainError, status: int | None = None) -> tuple[Response, int]:

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, g, jsonify, request
-from flask_smorest import Blueprint
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from rewards.api_contract import document_operation, request_refused
+from rewards.api_contract import Blueprint, document_operation, request_refused
 from rewards.auth import record_failed_sign_in, sign_in_throttled
 from rewards.errors import DomainError, Forbidden, TooManyAttempts, Unauthorized
 from rewards.extensions import api, csrf, db

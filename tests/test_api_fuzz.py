@@ -21,6 +21,19 @@ schemathesis = pytest.importorskip("schemathesis")
 GenerationMode = schemathesis.GenerationMode
 
 EXAMPLES_PER_CALL = 12
+
+
+def bounded(examples: int = EXAMPLES_PER_CALL):  # type: ignore[no-untyped-def]
+    """Hypothesis settings for one API call: a fixed number of examples, the same every run."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 CALLS = [
     ("POST", "/api/v1/checkout/preview"),
     ("POST", "/api/v1/checkout/redemptions"),
@@ -50,13 +63,7 @@ def test_every_call_answers_as_documented(
     operation = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)[path][method]
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=EXAMPLES_PER_CALL,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @bounded()
     def answers_as_documented(case: Any) -> None:
         # A schema-valid body may still be refused by a rule (a random token is token_invalid).
         case.call_and_validate(

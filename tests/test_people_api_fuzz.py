@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from sqlalchemy.orm import Session
 
 from rewards.services import claims
 from tests import factories
+from tests.test_api_fuzz import bounded
 from tests.test_people_api import activity_of, claim_of, token_for
 
 schemathesis = pytest.importorskip("schemathesis")
@@ -65,13 +66,7 @@ def test_every_people_call_answers_as_documented(
     operation = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)[path][method]
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=EXAMPLES_PER_CALL,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @bounded(EXAMPLES_PER_CALL)
     def answers_as_documented(case: Any) -> None:
         # Signing out spends the token: every sign-out gets a fresh one.
         sent = token_for(session, world.secretary) if method == "DELETE" else headers

@@ -76,25 +76,6 @@
     for (const form of document.querySelectorAll("#confirm-form")) delete form.dataset.sent;
   });
 
-  for (const button of document.querySelectorAll("[data-confirm]")) {
-    button.addEventListener("click", (event) => {
-      if (!window.confirm(button.dataset.confirm)) event.preventDefault();
-    });
-  }
-  for (const button of document.querySelectorAll("[data-print]")) {
-    button.hidden = false;
-    button.addEventListener("click", () => window.print());
-  }
-  for (const button of document.querySelectorAll("[data-copy]")) {
-    const source = document.getElementById(button.dataset.copy);
-    if (!source || !navigator.clipboard) continue;
-    button.hidden = false;
-    button.addEventListener("click", async () => {
-      await navigator.clipboard.writeText(source.textContent.trim());
-      button.textContent = "已复制";
-    });
-  }
-
   // Keyboard handling is in place: a scan typed from now on is handled (browser tests wait for it).
   document.documentElement.dataset.counterReady = "true";
 
