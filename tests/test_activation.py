@@ -5,9 +5,12 @@ in plain text."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
+from rewards.clock import BUSINESS_TZ
 from rewards.errors import NotFound, TooManyAttempts, ValidationFailed
 from rewards.models import Account, ActivationCode, AuditEvent, Role
 from rewards.services import accounts, activation
@@ -256,7 +259,7 @@ def test_too_many_wrong_codes_give_the_too_many_attempts_message(client, session
     assert session.scalar(select(Account).where(Account.member_id == world.gold.id)) is None
 
 
-def test_secretary_issues_codes_and_gets_the_sheet(client, session, world):
+def test_secretary_issues_codes_and_gets_the_sheet(client, session, world, clock):
     sign_in(client, world.secretary)
     response = client.post(
         "/community/activation", data={"member_ids": [world.gold.id, world.silver.id]}
@@ -266,7 +269,11 @@ def test_secretary_issues_codes_and_gets_the_sheet(client, session, world):
     assert sheet.status_code == 200
     assert sheet.headers["Cache-Control"] == "no-store"
     assert sheet.text.count('class="slip"') == 2
-    assert world.gold.member_no in sheet.text and "有效期至 2026-03-31" in sheet.text
+    assert (
+        world.gold.member_no in sheet.text
+        and f"有效期至 {(clock.now + timedelta(days=30)).astimezone(BUSINESS_TZ):%Y-%m-%d}"
+        in sheet.text
+    )
     assert "http://rewards.test/activate" in sheet.text
 
 

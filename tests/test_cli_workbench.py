@@ -179,6 +179,7 @@ def test_claims_list_shows_the_secretarys_pending_queue_oldest_first(
     world, session, runner, clock, outsider
 ):
     older = _claim(session, world, clock, world.gold, days_ago=5)
+    older_day = clock.today - timedelta(days=5)
     clock.advance(minutes=5)
     newer = _claim(session, world, clock, world.silver, days_ago=2)
     elsewhere = _claim(session, world, clock, factories.member(session, world.other, "赵外"))
@@ -191,7 +192,7 @@ def test_claims_list_shows_the_secretarys_pending_queue_oldest_first(
         world.gold.member_no,
         "张三明",
         world.category.name,
-        (clock.today - timedelta(days=5)).isoformat(),
+        older_day.isoformat(),
         "5",
     ]
     assert lines[2].split()[0] == f"#{newer.id}"

@@ -232,7 +232,7 @@ def test_district_counts_cover_every_community_in_code_order(session, world):
 
 def test_the_home_says_what_to_do_next(client, session, world, clock):
     # Two claims waiting, the oldest for three days.
-    claim(session, world, world.plain, clock.now - timedelta(days=3, hours=1))
+    claim(session, world, world.plain, clock.now - timedelta(days=3))
     claim(session, world, world.gold, clock.now - timedelta(hours=5))
     # A silver member without a card.
     waiting = factories.member(session, world.home, name="冯待卡")

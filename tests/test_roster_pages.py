@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from rewards.clock import months_before
 from rewards.models import (
     AuditEvent,
     EntryKind,
@@ -202,7 +203,7 @@ def test_member_page_shows_profile_standing_ledger_cards_claims_and_transfers(
     assert 'data-stat="window_points">120<' in page
     assert 'data-stat="all_time_points">120<' in page
     assert "已是最高等级" in page
-    window_start = (today().replace(year=today().year - 1) + timedelta(days=1)).isoformat()
+    window_start = (months_before(today(), 12) + timedelta(days=1)).isoformat()
     assert window_start in page and today().isoformat() in page
     assert "+120" in page and "test" in page  # the ledger entry and its reason
     assert world.gold_card.card_no[-4:] in page and "第 1 张" in page
@@ -222,7 +223,7 @@ def test_ledger_is_paged_newest_first_with_a_year_filter(client, session, world)
     last_year = today().replace(year=today().year - 1, month=6, day=1)
     factories.points(session, world.plain, 7, last_year)
     for n in range(20):
-        factories.points(session, world.plain, n + 1)
+        factories.points(session, world.plain, n + 1, today())
     session.commit()
     sign_in(client, world.secretary)
     base = f"/community/members/{world.plain.member_no}"
@@ -232,7 +233,14 @@ def test_ledger_is_paged_newest_first_with_a_year_filter(client, session, world)
     assert "第 1 / 2 页" in first
     assert f'<option value="{last_year.year}"' in first
     older = client.get(f"{base}?year={last_year.year}").text
-    assert re.findall(r'data-entry="(\d+)"', older) == [str(entries_of(session, world.plain)[1].id)]
+    # Every entry of that year (the world's own may fall in it too on a January day), newest first.
+    expected = [
+        str(e.id)
+        for e in sorted(entries_of(session, world.plain), key=lambda e: -e.seq)
+        if e.occurred_on.year == last_year.year
+    ]
+    assert re.findall(r'data-entry="(\d+)"', older) == expected
+    assert str(entries_of(session, world.plain)[1].id) in expected
 
 
 # -- add and edit -----------------------------------------------------------------------------

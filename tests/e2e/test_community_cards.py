@@ -286,6 +286,13 @@ def test_activation_sheet_prints_and_a_member_activates_on_a_phone(browser, live
     assert fits_the_width(page)
     context.close()
 
+    desktop = browser.new_context(viewport=VIEWPORTS["desktop"], locale="zh-CN")
+    form = desktop.new_page()
+    form.goto(f"{live_shop.url}/activate")
+    assert fits_the_width(form)
+    screenshot(form, "activate-desktop")
+    desktop.close()
+
     phone = browser.new_context(viewport=VIEWPORTS["phone"], locale="zh-CN")
     member_page = phone.new_page()
     member_page.goto(f"{live_shop.url}/login")
