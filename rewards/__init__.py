@@ -27,6 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from rewards.extensions import babel, configure_engine, csrf, db, migrate
     from rewards.services.activation import ActivationCodes
     from rewards.services.cards import CardTokens
+    from rewards.services.secretbox import SecretBox
 
     db.init_app(app)
     with app.app_context():
@@ -38,7 +39,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     web.init_app(app)
 
     keys = [*reversed(app.config.get("SECRET_KEY_FALLBACKS") or []), app.config["SECRET_KEY"]]
-    app.extensions["rewards.card_tokens"] = CardTokens(keys, app.config["REWARDS_QR_TTL"])
+    box = SecretBox(keys)
+    app.extensions["rewards.secret_box"] = box
+    app.extensions["rewards.card_tokens"] = CardTokens(keys, app.config["REWARDS_QR_TTL"], box)
     app.extensions["rewards.activation_codes"] = ActivationCodes(keys)
 
     from community_portal import bp as community_bp

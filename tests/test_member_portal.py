@@ -212,3 +212,54 @@ def test_secretary_of_another_community_cannot_read_a_members_overview(session, 
     with pytest.raises(NotFound):
         member_overview(session, Actor.for_account(stranger), world.gold.id)
     assert member_overview(session, world.actor(world.secretary), world.gold.id).standing.points
+
+
+# -- the member's own data (services behind the member's pages and API) -----------------------
+
+
+def test_my_data_holds_everything_about_me_and_nobody_else(session, world, clock):
+    from rewards.services import member_data
+
+    account = factories.account(session, Role.MEMBER, member=world.gold)
+    session.commit()
+    data = member_data.export(session, Actor.for_account(account))
+    assert data["member"]["member_no"] == world.gold.member_no
+    assert data["member"]["phone"] == world.gold.phone
+    assert [c["card_no"] for c in data["cards"]] == [world.gold_card.card_no]
+    assert sum(e["points"] for e in data["ledger"]) == 120
+    assert world.silver.name not in str(data)
+    import json
+
+    json.dumps(data, ensure_ascii=False)  # JSON-ready
+
+
+def test_the_directory_shows_my_discount_today_and_golds(session, world):
+    from rewards.services import directory
+
+    account = factories.account(session, Role.MEMBER, member=world.silver)
+    session.commit()
+    found = directory.merchant_directory(session, Actor.for_account(account))
+    offer = next(o for o in found.offers.items if o.merchant.id == world.shop.id)
+    assert (offer.mine.pay_percent, offer.gold.pay_percent) == (95, 88)
+    plain = factories.account(session, Role.MEMBER, member=world.plain)
+    session.commit()
+    offer = directory.merchant_directory(session, Actor.for_account(plain)).offers.items[0]
+    assert offer.mine is None and offer.gold.pay_percent == 88
+
+
+def test_my_savings_count_completed_sales_per_month(session, world, tokens, clock):
+    from rewards.services import card_use, checkout
+
+    account = factories.account(session, Role.MEMBER, member=world.gold)
+    cashier = world.actor(world.cashier)
+    checkout.confirm(session, cashier, tokens, world.gold_card.card_no, "100.00", "savings-0001")
+    voided, _ = checkout.confirm(
+        session, cashier, tokens, world.gold_card.card_no, "50.00", "savings-0002"
+    )
+    checkout.void(session, world.actor(world.manager), voided.id, "退货")
+    session.commit()
+    me = Actor.for_account(account)
+    savings = card_use.my_savings(session, me)
+    assert savings.discount_fen == 1200 and savings.sales == 1
+    assert savings.months[-1].month.month == clock.today.month
+    assert card_use.my_card_use(session, me).total == 2

@@ -4,17 +4,27 @@ from rewards.models.account import ROLE_LABELS, Account, Role
 from rewards.models.agreement import Agreement, AgreementVersion
 from rewards.models.audit import AuditEvent
 from rewards.models.card import CARD_STATUS_LABELS, Card, CardStatus
-from rewards.models.claim import Activity, Attendance, Claim, ClaimStatus, PointCategory
+from rewards.models.claim import (
+    CLAIM_STATUS_LABELS,
+    Activity,
+    Attendance,
+    Claim,
+    ClaimPhoto,
+    ClaimStatus,
+    PointCategory,
+)
 from rewards.models.community import Community
 from rewards.models.credentials import AccessToken, ActivationCode
 from rewards.models.ledger import EntryKind, LedgerEntry
 from rewards.models.member import Member, MemberStatus, MemberTransfer, mask_name
 from rewards.models.merchant import ApiKey, Merchant
+from rewards.models.notice import Notice
 from rewards.models.redemption import Redemption, RedemptionStatus
 from rewards.models.tier import TIER_LABELS, Tier, TierPolicy
 
 __all__ = [
     "CARD_STATUS_LABELS",
+    "CLAIM_STATUS_LABELS",
     "ROLE_LABELS",
     "TIER_LABELS",
     "AccessToken",
@@ -29,6 +39,7 @@ __all__ = [
     "Card",
     "CardStatus",
     "Claim",
+    "ClaimPhoto",
     "ClaimStatus",
     "Community",
     "EntryKind",
@@ -37,6 +48,7 @@ __all__ = [
     "MemberStatus",
     "MemberTransfer",
     "Merchant",
+    "Notice",
     "PointCategory",
     "Redemption",
     "RedemptionStatus",

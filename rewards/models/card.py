@@ -56,6 +56,10 @@ class Card(db.Model):
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_reason: Mapped[str | None] = mapped_column(String(200))
+    # The offline phone code's TOTP secret (离线卡码密钥), encrypted at rest (services/secretbox);
+    # NULL until the member's phone asks for one. A new secret kills every code of the old one.
+    offline_secret: Mapped[str | None] = mapped_column(String(300))
+    offline_secret_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     member: Mapped[Member] = relationship(lazy="joined")
 

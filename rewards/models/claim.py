@@ -44,6 +44,15 @@ class ClaimStatus(enum.StrEnum):
     PENDING = "pending"
     CERTIFIED = "certified"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # by the member, while it was pending
+
+
+CLAIM_STATUS_LABELS = {
+    ClaimStatus.PENDING: "待认定",
+    ClaimStatus.CERTIFIED: "已认定",
+    ClaimStatus.REJECTED: "已驳回",
+    ClaimStatus.WITHDRAWN: "已撤回",
+}
 
 
 class Claim(db.Model):
@@ -83,6 +92,24 @@ class Claim(db.Model):
 
     member: Mapped[Member] = relationship()
     category: Mapped[PointCategory] = relationship(lazy="joined")
+    photos: Mapped[list[ClaimPhoto]] = relationship(order_by="ClaimPhoto.id")
+
+
+class ClaimPhoto(db.Model):
+    """A photo attached to a claim as evidence (证明照片): checked by content, location removed,
+    stored under the instance folder with a thumbnail; the row says where and what."""
+
+    __tablename__ = "claim_photos"
+    __table_args__ = (CheckConstraint("byte_size > 0", name="byte_size_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(24))
+    byte_size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Activity(db.Model):

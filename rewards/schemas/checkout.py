@@ -141,9 +141,10 @@ class QuoteSchema(Schema):
     token_kind = fields.String(
         required=True,
         metadata={
-            "enum": ["phone", "printed", "card_number"],
+            "enum": ["phone", "printed", "card_number", "offline"],
             "description": (
-                "phone：手机动态码（一次有效）；printed：实体卡码；card_number：手输卡号。"
+                "phone：手机动态码（一次有效）；printed：实体卡码；card_number：手输卡号；"
+                "offline：手机离线卡码（18 位数字，一次有效）。"
             ),
         },
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -36,9 +37,12 @@ from rewards.models import (
     Role,
     Tier,
 )
+from rewards.services import notices
 from rewards.services.audit import Actor, record, require_community, require_role
 from rewards.services.paging import Page, check_page, paginate
 from rewards.services.reports import awaiting_cards
+from rewards.services.secretbox import SecretBox
+from rewards.services.totp import DIGITS, PERIOD_SECONDS, period_of, totp
 
 CARD_NUMBER_DIGITS = 12
 
@@ -199,6 +203,15 @@ def issue_card(session: Session, actor: Actor, member_id: int, now: datetime | N
         member_id=member.id,
         generation=generation,
     )
+    notices.notify(
+        session,
+        member.id,
+        "card.issue",
+        f"您的动力卡已办好（尾号 {card.tail}），可到社区领取实体卡，也可在手机上出示卡码。",
+        "card",
+        card.id,
+        now,
+    )
     return card
 
 
@@ -224,7 +237,25 @@ def _change_status(
     card.status_reason = reason[:200]
     session.flush()
     record(session, actor, action, "card", card.id, at=now, reason=reason)
+    notices.notify(
+        session,
+        card.member_id,
+        action,
+        f"您尾号 {card.tail} 的动力卡{CHANGE_WORDS[action]}。原因：{reason[:120]}",
+        "card",
+        card.id,
+        now,
+    )
     return card
+
+
+# How a card change reads in the member's notice.
+CHANGE_WORDS = {
+    "card.suspend": "已被社区暂停使用，暂停期间商家不给优惠",
+    "card.resume": "已恢复使用",
+    "card.revoke": "已注销，不能再使用",
+    "card.replace": "已补办换新，旧卡和它的所有卡码已作废",
+}
 
 
 def suspend_card(
@@ -300,6 +331,7 @@ class TokenKind(StrEnum):
     PHONE = "phone"  # short-lived, single use, rotates on the member's screen
     PRINTED = "printed"  # static, on the printed card, dies with the card's generation
     CARD_NUMBER = "card_number"  # the printed number typed by hand
+    OFFLINE = "offline"  # 18 digits: the card number and a TOTP of the phone's offline secret
 
 
 @dataclass(frozen=True)
@@ -323,10 +355,17 @@ class CardTokens:
     PHONE_SALT = "rewards.card.phone"
     PRINTED_SALT = "rewards.card.printed"
 
-    def __init__(self, secret_keys: list[str], phone_ttl_seconds: int = 60) -> None:
+    def __init__(
+        self,
+        secret_keys: list[str],
+        phone_ttl_seconds: int = 60,
+        box: SecretBox | None = None,
+    ) -> None:
         if not secret_keys:
             raise ValueError("at least one secret key is needed")
         self.phone_ttl_seconds = phone_ttl_seconds
+        # Opens the cards' offline secrets (the same keys, another derivation).
+        self.box = box or SecretBox(secret_keys)
         self._phone = URLSafeSerializer(secret_keys, salt=self.PHONE_SALT, serializer=_CompactJSON)
         self._printed = URLSafeSerializer(
             secret_keys, salt=self.PRINTED_SALT, serializer=_CompactJSON
@@ -379,9 +418,37 @@ class CardTokens:
 
     def verify(self, session: Session, text: str, now: datetime | None = None) -> VerifiedCard:
         """Resolve a scanned or typed credential to a usable card, or raise the precise error."""
-        credential = self._read(text, now or utcnow())
+        now = now or utcnow()
+        if looks_offline(text or ""):
+            card, period = self._offline_card(session, text, now)
+            _refuse_unusable(card)
+            nonce = offline_nonce(card.id, period)
+            used = session.scalar(select(Redemption.id).where(Redemption.token_nonce == nonce))
+            expires_at = datetime.fromtimestamp((period + 2) * PERIOD_SECONDS, tz=now.tzinfo)
+            return VerifiedCard(card, TokenKind.OFFLINE, nonce, expires_at, used is not None)
+        credential = self._read(text, now)
         card, used = _usable(session, credential.card_no, credential.generation, credential.nonce)
         return VerifiedCard(card, credential.kind, credential.nonce, credential.expires_at, used)
+
+    def _offline_card(self, session: Session, text: str, now: datetime) -> tuple[Card, int]:
+        """The card of an offline code and the period whose code it is (now or the last one)."""
+        digits = text.replace(" ", "").strip()
+        number, code = digits[:CARD_NUMBER_DIGITS], digits[CARD_NUMBER_DIGITS:]
+        if not is_valid_card_number(number):
+            raise TokenInvalid("离线卡码的卡号部分校验位不对，请会员刷新后重新出示，或手工核对。")
+        card = session.scalar(select(Card).where(Card.card_no == number))
+        secret = self.box.open(card.offline_secret) if card and card.offline_secret else None
+        if card is None or not card.is_current or secret is None:
+            # A reissued card, a rotated or unknown secret: every code of it is dead.
+            raise TokenInvalid("此离线卡码已失效，请会员联网刷新卡码，或出示实体卡。")
+        now_period = period_of(now)
+        for period in (now_period, now_period - 1):
+            if hmac.compare_digest(totp(secret, period), code):
+                return card, period
+        for period in range(now_period - 2, now_period - 2 - OFFLINE_LOOKBACK_PERIODS, -1):
+            if hmac.compare_digest(totp(secret, period), code):
+                raise TokenExpired("离线卡码已过期，请会员看手机上最新的卡码后重新扫描。")
+        raise TokenInvalid("无法识别此离线卡码，请会员刷新手机卡码，或出示实体卡。")
 
     def identify(self, session: Session, text: str, now: datetime | None = None) -> Card:
         """The current card a credential belongs to, to tell who its holder is (签到识别).
@@ -389,7 +456,10 @@ class CardTokens:
         Unlike ``verify`` nothing is spent and a suspended card still identifies its holder;
         a replaced or revoked card, or an old generation's code, does not.
         """
-        credential = self._read(text, now or utcnow())
+        now = now or utcnow()
+        if looks_offline(text or ""):
+            return self._offline_card(session, text, now)[0]
+        credential = self._read(text, now)
         card = session.scalar(select(Card).where(Card.card_no == credential.card_no))
         if card is None:
             raise TokenInvalid("查无此卡，请核对卡号。")
@@ -443,13 +513,36 @@ def _usable(
     card, nonce_used = row
     if generation is not None and generation != card.generation:
         raise CardRevoked("此卡码属于已作废的旧卡，请会员使用新卡。")
+    _refuse_unusable(card)
+    return card, bool(nonce_used)
+
+
+def _refuse_unusable(card: Card) -> None:
+    """A suspended, replaced or revoked card gives no discount: say which."""
     if card.status is CardStatus.SUSPENDED:
         raise CardSuspended()
     if card.status is CardStatus.REPLACED:
         raise CardRevoked("此卡已挂失补办，旧卡作废，请会员出示新卡或手机卡码。")
     if card.status is CardStatus.REVOKED:
         raise CardRevoked()
-    return card, bool(nonce_used)
+
+
+# -- the offline phone code: 18 digits, the card number and a TOTP ------------------------------
+
+# An offline code up to this many periods old is "expired" rather than "not recognised".
+OFFLINE_LOOKBACK_PERIODS = 20
+OFFLINE_CODE_LENGTH = CARD_NUMBER_DIGITS + DIGITS
+
+
+def looks_offline(text: str) -> bool:
+    """Eighteen ASCII digits (spaces allowed, as a cashier may type them): an offline code."""
+    digits = text.replace(" ", "").strip()
+    return len(digits) == OFFLINE_CODE_LENGTH and digits.isascii() and digits.isdigit()
+
+
+def offline_nonce(card_id: int, period: int) -> str:
+    """What a sale paid with this card's offline code of ``period`` carries: single use."""
+    return f"otp:{card_id}:{period}"
 
 
 # -- many cards at once -----------------------------------------------------------------------

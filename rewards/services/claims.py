@@ -22,7 +22,7 @@ from rewards.models import (
     MemberStatus,
     Role,
 )
-from rewards.services import ledger
+from rewards.services import ledger, notices
 from rewards.services.audit import Actor, record, require_community, require_role
 from rewards.services.categories import check_points, check_service_date, usable_category
 from rewards.services.paging import DEFAULT_PAGE_SIZE, Page, paginate
@@ -199,6 +199,10 @@ def _already_decided(session: Session, claim: Claim) -> Conflict:
         claim.decided_at.astimezone(BUSINESS_TZ).strftime("%m-%d %H:%M") if claim.decided_at else ""
     )
     by = f"由{who}" if who else ""
+    if claim.status is ClaimStatus.WITHDRAWN:
+        return Conflict(
+            f"这条申报已于 {when} 由党员本人撤回，不能再处理。", status=str(claim.status)
+        )
     if claim.status is ClaimStatus.CERTIFIED:
         return Conflict(
             f"这条申报已于 {when} {by}认定，积分已记入，没有重复记分；"
@@ -256,6 +260,16 @@ def certify_claim(
         ledger_entry_id=entry.id,
         proposed=claim.points,
         points=certified,
+    )
+    notices.notify(
+        session,
+        claim.member_id,
+        "claim.certify",
+        f"您申报的「{claim.category.name}」（{claim.occurred_on.isoformat()}）已认定，"
+        f"记入 {certified} 分。",
+        "claim",
+        claim.id,
+        now,
     )
     return entry
 
@@ -326,4 +340,69 @@ def reject_claim(
     claim.decided_at = now
     claim.decided_by_id = actor.account_id
     record(session, actor, "claim.reject", "claim", claim.id, at=now, reason=reason)
+    notices.notify(
+        session,
+        claim.member_id,
+        "claim.reject",
+        f"您申报的「{claim.category.name}」（{claim.occurred_on.isoformat()}）未获认定：{reason}",
+        "claim",
+        claim.id,
+        now,
+    )
+    return claim
+
+
+# -- the member's own claims ------------------------------------------------------------------
+
+
+def _own_member(actor: Actor) -> int:
+    if actor.role is not Role.MEMBER or actor.member_id is None:
+        raise Forbidden("只有党员本人可以查看和撤回自己的申报。")
+    return actor.member_id
+
+
+def my_claims(
+    session: Session,
+    actor: Actor,
+    status: ClaimStatus | None = None,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Page[Claim]:
+    """The member's own claims, newest first, with their status and any rejection reason."""
+    member_id = _own_member(actor)
+    statement = (
+        select(Claim)
+        .options(joinedload(Claim.category))
+        .where(Claim.member_id == member_id)
+        .order_by(Claim.submitted_at.desc(), Claim.id.desc())
+    )
+    if status is not None:
+        statement = statement.where(Claim.status == status)
+    return paginate(session, statement, page, page_size)
+
+
+def my_claim(session: Session, actor: Actor, claim_id: int) -> Claim:
+    """One of the member's own claims; anybody else's is not found."""
+    member_id = _own_member(actor)
+    claim = session.get(Claim, claim_id)
+    if claim is None or claim.member_id != member_id:
+        raise NotFound(CLAIM_NOT_FOUND)
+    return claim
+
+
+def withdraw_claim(
+    session: Session, actor: Actor, claim_id: int, now: datetime | None = None
+) -> Claim:
+    """The member takes back a claim still pending (撤回); a decided one is a conflict."""
+    now = now or utcnow()
+    member_id = _own_member(actor)
+    claim = session.scalar(select(Claim).where(Claim.id == claim_id).with_for_update(of=Claim))
+    if claim is None or claim.member_id != member_id:
+        raise NotFound(CLAIM_NOT_FOUND)
+    if claim.status is not ClaimStatus.PENDING:
+        raise _already_decided(session, claim)
+    claim.status = ClaimStatus.WITHDRAWN
+    claim.decided_at = now
+    claim.decided_by_id = actor.account_id
+    record(session, actor, "claim.withdraw", "claim", claim.id, at=now)
     return claim
