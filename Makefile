@@ -15,13 +15,14 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-# The camera scanner's QR decoder (zxing-wasm) comes from the npm registry and is served by
-# the app itself, never from a CDN.
-VENDOR := rewards/static/vendor/zxing-reader.js
-$(VENDOR): package.json package-lock.json
+# The camera scanner's QR decoder (zxing-wasm) and the offline card code's QR and Code 128
+# generators come from the npm registry and are served by the app itself, never from a CDN.
+VENDOR := rewards/static/vendor/zxing-reader.js rewards/static/vendor/qrcode-generator.js \
+	rewards/static/vendor/jsbarcode.code128.min.js
+$(VENDOR) &: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run --silent vendor
-	@touch $@
+	@touch $(VENDOR)
 
 install: $(BIN)/.installed $(VENDOR)
 

@@ -22,12 +22,13 @@ from wtforms.validators import InputRequired, NumberRange, Optional, ValidationE
 
 from community_portal import bp
 from community_portal.scope import community_choice, put_errors, staff
+from member_portal.claims import send_photo
 from rewards.auth import current_actor, safe_next
 from rewards.clock import utcnow
 from rewards.errors import Conflict, ValidationFailed
 from rewards.extensions import db
 from rewards.models import ClaimStatus
-from rewards.services import claims
+from rewards.services import claims, photos
 from rewards.services.categories import enabled_categories
 from rewards.services.paging import MAX_PAGE
 
@@ -274,3 +275,14 @@ def claim_reject(claim_id: int) -> Response | tuple[str, int]:
     db.session.commit()
     flash(_("已驳回，党员会在自己的申报记录里看到驳回原因。"), "success")
     return redirect(back_to(url_for("community.claim_list")))
+
+
+# The rule registered first (the lower one) is the one url_for builds without ``thumbnail``.
+@bp.get("/claims/photos/<int:photo_id>/thumb", defaults={"thumbnail": True})
+@bp.get("/claims/photos/<int:photo_id>", defaults={"thumbnail": False})
+@staff
+def claim_photo(photo_id: int, thumbnail: bool) -> Response:
+    """A claim's photo (证明照片) or its thumbnail, for the member's own secretary (and the
+    district); another community's is 404."""
+    photo = photos.photo_in_reach(db.session, current_actor(), photo_id)
+    return send_photo(photo, thumbnail)

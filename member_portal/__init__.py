@@ -24,10 +24,16 @@ NAV = (
 
 @bp.context_processor
 def _navigation() -> dict[str, object]:
-    from flask import current_app
-
-    # Only the areas built so far (transitional while the areas are being added).
-    return {"member_nav": [link for link in NAV if link[0] in current_app.view_functions]}
+    return {"member_nav": NAV}
 
 
-from member_portal import card, home  # noqa: E402,F401  (registers the routes)
+from member_portal import (  # noqa: E402,F401  (registers the routes)
+    account,
+    card,
+    claims,
+    history,
+    home,
+    merchants,
+    redemptions,
+    webapp,
+)

@@ -62,6 +62,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_people_api(app)
     init_secretary_api(app)
 
+    from member_portal.api import init_app as init_member_api
+
+    init_member_api(app)
+
     from rewards.cli import register_commands
 
     register_commands(app)

@@ -15,7 +15,8 @@ BUSINESS_TIMEZONE = "Asia/Shanghai"
 # them; if the database restarts, the first request on a dead connection fails (error page),
 # SQLAlchemy then discards the whole pool and the next requests reconnect.
 POOL_RECYCLE_SECONDS = 1800
-MAX_REQUEST_BYTES = 8 * 1024 * 1024
+# Three claim photos of 5 MB each and the form around them; each upload checks its own limit.
+MAX_REQUEST_BYTES = 20 * 1024 * 1024
 
 
 class ConfigError(RuntimeError):
@@ -80,7 +81,8 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> dic
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
-        # The largest upload is a roster file (5 MB); a bigger request is refused unread (413).
+        # The largest request is a claim with three 5 MB photos; a bigger one is refused unread
+        # (413). The roster import keeps its own 5 MB limit.
         "MAX_CONTENT_LENGTH": MAX_REQUEST_BYTES,
         "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
         "BABEL_DEFAULT_TIMEZONE": BUSINESS_TIMEZONE,

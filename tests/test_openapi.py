@@ -34,6 +34,17 @@ PEOPLE = {
     ("post", "/api/v1/activities"),
     ("post", "/api/v1/activities/{activity_id}/attendance"),
 }
+# The member's calls of the people API (DESIGN.md, "The people API", "Member").
+MEMBER = {
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/me/ledger"),
+    ("post", "/api/v1/me/claims"),
+    ("get", "/api/v1/me/claims"),
+    ("get", "/api/v1/merchants"),
+    ("post", "/api/v1/me/card/offline-key"),
+    ("get", "/api/v1/me/export"),
+}
+PEOPLE |= MEMBER
 SIGN_IN = ("post", "/api/v1/auth/token")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 

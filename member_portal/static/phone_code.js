@@ -1,5 +1,7 @@
 // Keeps the phone QR fresh: a new code a few seconds before the shown one expires, at once when
 // the page comes back into view, or when the member asks. The server signs every code.
+// A box inside a hidden panel (the card page's tab) waits until it is shown; the card page asks
+// for a new code with the event "phone-code:renew" and hears of each one by "phone-code:shown".
 (function () {
   "use strict";
   const box = document.querySelector("[data-code-url]");
@@ -11,8 +13,12 @@
   let deadline = Date.now() + Number(box.dataset.remaining) * 1000;
   let fetching = false;
 
+  function visible() {
+    return !box.closest("[hidden]");
+  }
+
   async function refresh() {
-    if (fetching) return;
+    if (fetching || !visible()) return;
     fetching = true;
     try {
       const response = await fetch(box.dataset.codeUrl, {
@@ -25,6 +31,9 @@
       image.innerHTML = body.svg; // segno's SVG, signed and rendered by the server
       deadline = Date.now() + body.remaining_seconds * 1000;
       box.classList.remove("stale");
+      box.dispatchEvent(
+        new CustomEvent("phone-code:shown", { bubbles: true, detail: { token: body.token } })
+      );
     } catch (error) {
       box.classList.add("stale");
       countdown.textContent = "—";
@@ -44,5 +53,6 @@
     if (!document.hidden) refresh();
   });
   if (renew) renew.addEventListener("click", refresh);
+  box.addEventListener("phone-code:renew", refresh);
   box.dataset.ready = "true";
 })();

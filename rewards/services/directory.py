@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
 from rewards.clock import business_date, utcnow
 from rewards.errors import Forbidden, NoAgreement
-from rewards.models import Member, Merchant, Role, Tier
+from rewards.models import Agreement, Member, Merchant, Role, Tier
 from rewards.services import tiers
 from rewards.services.agreements import Terms, terms_for
 from rewards.services.audit import Actor
@@ -53,19 +53,35 @@ def merchant_directory(
     *,
     query: str = "",
     category: str = "",
+    only_agreed: bool = False,
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
     at: datetime | None = None,
 ) -> Directory:
-    """The alliance merchants (enabled), by name, searched by name or address, filtered by
-    category, each with the member's discount today and the gold card's."""
+    """The alliance merchants (enabled), searched by name or address, filtered by category,
+    each with the member's discount today and the gold card's.
+
+    Merchants with an agreement covering the member's community (its own or district-wide)
+    come first; ``only_agreed`` leaves out the others.
+    """
     at = at or utcnow()
     if actor.role is not Role.MEMBER or actor.member_id is None:
         raise Forbidden("联盟商家的优惠按党员本人的等级显示，请用党员账号查看。")
     member = session.get(Member, actor.member_id)
     assert member is not None
     standing = tiers.evaluate_tier(session, member.id, at)
-    statement = select(Merchant).where(Merchant.is_enabled).order_by(Merchant.code)
+    agreed = (
+        select(Agreement.id)
+        .where(
+            Agreement.merchant_id == Merchant.id,
+            or_(Agreement.community_id == member.community_id, Agreement.community_id.is_(None)),
+        )
+        .exists()
+    )
+    statement = select(Merchant).where(Merchant.is_enabled)
+    if only_agreed:
+        statement = statement.where(agreed)
+    statement = statement.order_by(case((agreed, 0), else_=1), Merchant.code)
     query = (query or "").strip()[:MAX_QUERY]
     if query:
         statement = statement.where(

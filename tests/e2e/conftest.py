@@ -69,6 +69,26 @@ class Shop:
             token, _ = self.app.extensions["rewards.card_tokens"].phone_token(card)
             return token
 
+    def member_login(self, card_no: str | None = None) -> str:
+        """The username of a member account (made on first call) for the holder of ``card_no``
+        (default: the gold card), password ``PASSWORD``."""
+        from sqlalchemy import select
+
+        from rewards.models import Account, Card, Role
+
+        with self.app.app_context():
+            card = db.session.scalar(
+                select(Card).where(Card.card_no == (card_no or self.gold_card_no))
+            )
+            username = db.session.scalar(
+                select(Account.username).where(Account.member_id == card.member_id)
+            )
+            if username is None:
+                username = factories.account(db.session, Role.MEMBER, member=card.member).username
+                db.session.commit()
+            db.session.remove()
+            return username
+
     def printed_token(self) -> str:
         """The static token printed on the gold card's QR."""
         from rewards.models import Card

@@ -44,6 +44,8 @@ def test_phone_code_decodes_to_the_members_card_and_rotates_before_expiry(browse
     page.wait_for_url("**/member/")
     page.goto(f"{live_shop.url}/member/card")
     page.wait_for_selector("[data-testid=phone-code][data-ready]", state="attached")
+    page.click("#tab-online")  # the offline code is the card page's first tab
+    page.wait_for_selector("[data-testid=phone-code]:not(.stale) .qr-image svg")
     screenshot(page, "member-card-phone")
 
     first = shown_token(page)
