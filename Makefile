@@ -16,9 +16,10 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 	@touch $@
 
 # The camera scanner's QR decoder (zxing-wasm) and the offline card code's QR and Code 128
-# generators come from the npm registry and are served by the app itself, never from a CDN.
+# generators, and axe-core (run by the browser tests on the member pages), come from the npm
+# registry and are served by the app itself, never from a CDN.
 VENDOR := rewards/static/vendor/zxing-reader.js rewards/static/vendor/qrcode-generator.js \
-	rewards/static/vendor/jsbarcode.code128.min.js
+	rewards/static/vendor/jsbarcode.code128.min.js rewards/static/vendor/axe.min.js
 $(VENDOR) &: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	npm run --silent vendor

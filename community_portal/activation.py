@@ -14,15 +14,15 @@ from community_portal.cards import (
     PickMembersForm,
     back,
     form_errors,
-    no_store,
     sheets,
 )
-from community_portal.scope import community_choice, page_arg, staff
+from community_portal.scope import community_choice, staff
 from rewards.auth import current_actor
 from rewards.errors import Conflict, ValidationFailed
 from rewards.extensions import db
 from rewards.services import activation, members
 from rewards.services.activation import ActivationCodes
+from rewards.web import no_store, page_arg
 
 
 def _codes() -> ActivationCodes:

@@ -14,7 +14,7 @@ from wtforms import DateField, HiddenField, IntegerField, StringField, TextAreaF
 from wtforms.validators import InputRequired, Length, Optional
 
 from community_portal import bp
-from community_portal.scope import CommunityChoice, community_choice, page_arg, put_errors, staff
+from community_portal.scope import CommunityChoice, community_choice, staff
 from rewards.auth import card_tokens, current_actor
 from rewards.clock import business_date
 from rewards.errors import DomainError, NotFound, ValidationFailed
@@ -24,6 +24,7 @@ from rewards.services import activities, members
 from rewards.services.activities import AttendanceResult
 from rewards.services.categories import enabled_categories
 from rewards.services.paging import MAX_PAGE_SIZE
+from rewards.web import page_arg, put_errors
 
 PAGE_SIZE = 20
 ATTENDEES_PAGE_SIZE = 50

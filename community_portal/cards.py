@@ -15,7 +15,6 @@ from flask import (
     Response,
     abort,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -29,7 +28,7 @@ from wtforms import Field, StringField
 from wtforms.validators import DataRequired, Length
 
 from community_portal import bp
-from community_portal.scope import community_choice, page_arg, staff
+from community_portal.scope import community_choice, staff
 from rewards.auth import card_tokens, current_actor
 from rewards.errors import Conflict, ValidationFailed
 from rewards.extensions import db
@@ -40,6 +39,7 @@ from rewards.models import (
 )
 from rewards.services import cards
 from rewards.services.qrcodes import qr_svg
+from rewards.web import no_store, page_arg
 
 PAGE_SIZE = 20
 ELIGIBLE_PAGE_SIZE = 50
@@ -175,13 +175,6 @@ HISTORY_LABELS = {
 def sheets(items: Sequence[Any]) -> list[Sequence[Any]]:
     """``items`` in groups of eight, one group per printed A4 page."""
     return [items[i : i + PER_SHEET] for i in range(0, len(items), PER_SHEET)]
-
-
-def no_store(html: str) -> Response:
-    """A sheet of credentials (QR tokens, activation codes) must not stay in any cache."""
-    response = make_response(html)
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def back(default: str) -> Response:

@@ -21,8 +21,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from community_portal import bp
-from community_portal.scope import community_choice, put_errors, staff
-from member_portal.claims import send_photo
+from community_portal.scope import community_choice, staff
 from rewards.auth import current_actor, safe_next
 from rewards.clock import utcnow
 from rewards.errors import Conflict, ValidationFailed
@@ -31,6 +30,7 @@ from rewards.models import ClaimStatus
 from rewards.services import claims, photos
 from rewards.services.categories import enabled_categories
 from rewards.services.paging import MAX_PAGE
+from rewards.web import put_errors, send_photo
 
 PAGE_SIZE = 30
 # Where the bulk result lines wait for the queue page after the redirect (shown once).

@@ -45,8 +45,6 @@ from community_portal.scope import (
     community_choice,
     is_district,
     offer_communities,
-    page_arg,
-    put_errors,
     staff,
     target_community_id,
 )
@@ -57,6 +55,7 @@ from rewards.extensions import db
 from rewards.models import EntryKind, Member
 from rewards.services import history, ledger, members, roster
 from rewards.services.history import EntryLine
+from rewards.web import page_arg, put_errors
 
 PAGE_SIZE = 20
 

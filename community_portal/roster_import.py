@@ -19,12 +19,7 @@ from wtforms import HiddenField, SelectField
 from wtforms.validators import DataRequired
 
 from community_portal import bp
-from community_portal.scope import (
-    is_district,
-    offer_communities,
-    staff,
-    target_community_id,
-)
+from community_portal.scope import is_district, offer_communities, staff, target_community_id
 from rewards.auth import current_actor
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db

@@ -11,11 +11,9 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 
 from rewards.auth import current_actor, requires_role
-from rewards.errors import DomainError
 from rewards.extensions import db
 from rewards.models import Community, Role
 from rewards.services.communities import all_communities
-from rewards.services.paging import MAX_PAGE
 
 staff = requires_role(Role.SECRETARY, Role.DISTRICT_ADMIN)
 
@@ -90,26 +88,3 @@ def target_community_id(code: str | None) -> int | None:
     if is_district():
         return community_choice(code).chosen_id
     return current_actor().community_id
-
-
-def page_arg(name: str = "page") -> int:
-    """A page number from the query string, within range (1 when absent or nonsense)."""
-    return max(1, min(request.args.get(name, 1, type=int) or 1, MAX_PAGE))
-
-
-def put_errors(form: FlaskForm, error: DomainError, fallback: str | None = None) -> None:
-    """Show a service's refusal next to the fields it names; else next to ``fallback``, or
-    above the form."""
-    placed = False
-    for name, messages in (error.details.get("fields") or {}).items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, *messages]
-            placed = True
-    if placed:
-        return
-    if fallback is not None:
-        field = getattr(form, fallback)
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)

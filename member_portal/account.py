@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 
 from flask import Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -15,17 +14,15 @@ from flask_wtf import FlaskForm
 from wtforms import Field, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from community_portal.scope import put_errors
 from member_portal import bp
-from member_portal.card import no_store
 from rewards.auth import current_actor, record_failed_sign_in, requires_role, sign_in_throttled
-from rewards.clock import BUSINESS_TZ
 from rewards.errors import DomainError
 from rewards.extensions import db
 from rewards.models import CLAIM_STATUS_LABELS, Role
 from rewards.services import accounts
 from rewards.services.member_data import export
 from rewards.services.members import member_in_reach
+from rewards.web import no_store, put_errors
 
 member_only = requires_role(Role.MEMBER)
 
@@ -136,13 +133,3 @@ def my_data_json() -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return no_store(response)
-
-
-@bp.app_template_filter("data_time")
-def data_time(value: str | None) -> str:
-    """An exported ISO instant in Beijing time, to the minute; a date stays as it is."""
-    if not value:
-        return ""
-    if "T" not in value:
-        return value
-    return datetime.fromisoformat(value).astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")

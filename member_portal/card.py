@@ -24,6 +24,7 @@ from rewards.services.offline_codes import issue_offline_key
 from rewards.services.overview import PhoneCode, member_phone_code
 from rewards.services.qrcodes import qr_svg
 from rewards.services.shown_codes import ShownCodes, offline_key_id, shown_code_status
+from rewards.web import no_store
 
 # The page's own checks of what it shows: the status is polled every STATUS_POLL_SECONDS.
 STATUS_POLL_SECONDS = 2
@@ -38,12 +39,6 @@ def qr_markup(code: PhoneCode) -> Markup:
     """The code's QR as inline SVG."""
     # segno's SVG is generated markup, not user input.
     return Markup(qr_svg(code.token))
-
-
-def no_store(response: Response) -> Response:
-    """A phone code must never be cached: by the browser, a proxy or the back button."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _json_error(error: DomainError) -> Response:

@@ -5,17 +5,13 @@ photos are served only to the member (and, through the community portal, their s
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 from flask import (
     Response,
-    abort,
-    current_app,
     flash,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -29,15 +25,14 @@ from wtforms import DateField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from member_portal import bp
-from member_portal.home import page_arg
 from rewards.auth import current_actor, requires_role
 from rewards.clock import business_date
-from rewards.errors import Conflict, DomainError, ValidationFailed
+from rewards.errors import Conflict, ValidationFailed
 from rewards.extensions import db
-from rewards.models import ClaimPhoto, ClaimStatus, PointCategory, Role
+from rewards.models import ClaimStatus, PointCategory, Role
 from rewards.services import claims, photos
 from rewards.services.categories import MAX_SERVICE_AGE_DAYS, enabled_categories
-from rewards.web import handle_http_error
+from rewards.web import handle_http_error, page_arg, photo_store, put_errors, send_photo
 
 CLAIMS_PER_PAGE = 20
 STATUS_FILTERS = [
@@ -50,29 +45,6 @@ STATUS_FILTERS = [
 
 
 # -- the photo files ----------------------------------------------------------------------------
-
-
-def photo_store() -> photos.PhotoStore:
-    """Where claim photos are kept: ``<instance>/claim-photos``."""
-    return photos.PhotoStore(Path(current_app.instance_path) / "claim-photos")
-
-
-def send_photo(photo: ClaimPhoto, thumbnail: bool = False) -> Response:
-    """A claim photo (or its thumbnail) for the one who may see it; never kept in a cache."""
-    path = photo_store().path(photo, thumbnail=thumbnail)
-    if not path.is_file():
-        abort(404)
-    response = send_file(
-        path,
-        mimetype="image/jpeg" if thumbnail else photo.content_type,
-        conditional=False,
-        etag=False,
-        last_modified=None,
-    )
-    # Sensitive (a member's face, their home): not in a shared cache nor the browser's.
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 # -- forms --------------------------------------------------------------------------------------
@@ -161,18 +133,6 @@ def _form_page(
     ), status
 
 
-def _place_refusal(form: ClaimForm, error: DomainError) -> None:
-    """A service's refusal next to the fields it names, else above the form."""
-    placed = False
-    for name, messages in (error.details.get("fields") or {}).items():
-        field = getattr(form, name, None)
-        if field is not None and name != "points":
-            field.errors = [*field.errors, *messages]
-            placed = True
-    if not placed:
-        form.form_errors.append(error.message)
-
-
 def _read_photos(form: ClaimForm) -> list[photos.CheckedPhoto] | None:
     """Every chosen photo checked (type by content, size, EXIF removed) before anything is
     written; None, with the refusal next to the photo field, when one is refused."""
@@ -181,7 +141,7 @@ def _read_photos(form: ClaimForm) -> list[photos.CheckedPhoto] | None:
     try:
         return photos.check_photos(files)
     except ValidationFailed as error:
-        _place_refusal(form, error)
+        put_errors(form, error)
         return None
 
 
@@ -253,7 +213,7 @@ def claim_new() -> Response | tuple[str, int]:
         photos.attach_photos(db.session, actor, claim, checked, photo_store())
     except ValidationFailed as error:
         db.session.rollback()
-        _place_refusal(form, error)
+        put_errors(form, error)
         return _form_page(form, categories, 422)
     db.session.commit()
     flash(_("申报已提交。"), "success")

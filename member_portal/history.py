@@ -5,11 +5,11 @@ from flask import Response, render_template, request
 from flask_login import current_user
 
 from member_portal import bp
-from member_portal.home import page_arg
 from rewards.auth import current_actor, requires_role
 from rewards.extensions import db
 from rewards.models import Role
 from rewards.services.history import ledger_years, member_ledger
+from rewards.web import page_arg
 
 ENTRIES_PER_PAGE = 20
 

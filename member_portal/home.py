@@ -1,24 +1,19 @@
 """The member's home (我的积分): tier, points, progress, the points about to leave the window,
 pending claims, unread notices (消息), the card and its code; and the notices page."""
 
-from flask import Response, render_template, request
+from flask import Response, render_template
 from flask_login import current_user
 
 from member_portal import bp
-from member_portal.card import fresh_code, no_store, qr_markup
+from member_portal.card import fresh_code, qr_markup
 from rewards.auth import current_actor, requires_role
 from rewards.extensions import db
 from rewards.models import CardStatus, Role
 from rewards.services import notices, tiers
 from rewards.services.overview import TIER_DROP_DAYS, member_overview
-from rewards.services.paging import MAX_PAGE
+from rewards.web import no_store, page_arg
 
 NOTICES_PER_PAGE = 20
-
-
-def page_arg() -> int:
-    """The page number from the query string, within range (1 when absent or nonsense)."""
-    return max(1, min(request.args.get("page", 1, type=int) or 1, MAX_PAGE))
 
 
 @bp.get("/")

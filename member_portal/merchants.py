@@ -3,12 +3,12 @@ searched by name or address and filtered by category."""
 
 from flask import render_template, request
 
-from community_portal.scope import page_arg
 from member_portal import bp
 from rewards.auth import current_actor, requires_role
 from rewards.extensions import db
 from rewards.models import Role
 from rewards.services.directory import MAX_QUERY, merchant_directory
+from rewards.web import page_arg
 
 
 @bp.get("/merchants")

@@ -3,13 +3,13 @@ discount saved per month of a chosen year."""
 
 from flask import render_template, request
 
-from community_portal.scope import page_arg
 from member_portal import bp
 from rewards.auth import current_actor, requires_role
 from rewards.clock import business_date, utcnow
 from rewards.extensions import db
 from rewards.models import Role
 from rewards.services.card_use import my_card_use, my_savings
+from rewards.web import page_arg
 
 # How many years back the year selector offers (a year typed into the address still works).
 YEARS_OFFERED = 5

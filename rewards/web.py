@@ -1,17 +1,36 @@
-"""Web glue shared by every portal: error pages and bodies, Jinja filters, the page language."""
+"""Web glue shared by every portal: error pages and bodies, Jinja filters, the page language,
+and small helpers of views (page numbers, refusals next to form fields, uncached answers, claim
+photos as responses)."""
 
 from __future__ import annotations
 
-from flask import Flask, flash, jsonify, redirect, render_template, request
+from datetime import datetime
+from pathlib import Path
+
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+)
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
-from rewards.models import CARD_STATUS_LABELS, ROLE_LABELS, TIER_LABELS
+from rewards.models import CARD_STATUS_LABELS, ROLE_LABELS, TIER_LABELS, ClaimPhoto
 from rewards.money import format_fen, format_zhe
 from rewards.services.cards import format_card_number
+from rewards.services.paging import MAX_PAGE
+from rewards.services.photos import PhotoStore
 
 LOCALES = ("zh_Hans_CN",)
 API_PREFIX = "/api/"
@@ -83,6 +102,59 @@ def handle_unexpected(error: Exception) -> tuple[Response, int]:
     ), 500
 
 
+def page_arg(name: str = "page") -> int:
+    """A page number from the query string, within range (1 when absent or nonsense)."""
+    return max(1, min(request.args.get(name, 1, type=int) or 1, MAX_PAGE))
+
+
+def put_errors(form: FlaskForm, error: DomainError, fallback: str | None = None) -> None:
+    """Show a service's refusal next to the fields it names; else next to ``fallback``, or
+    above the form."""
+    placed = False
+    for name, messages in (error.details.get("fields") or {}).items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*field.errors, *messages]
+            placed = True
+    if placed:
+        return
+    if fallback is not None:
+        field = getattr(form, fallback)
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+def no_store(response: Response | str) -> Response:
+    """A page that must never be kept by a browser or a proxy (codes, keys, personal data)."""
+    response = make_response(response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def photo_store() -> PhotoStore:
+    """Where claim photos are kept: ``<instance>/claim-photos``."""
+    return PhotoStore(Path(current_app.instance_path) / "claim-photos")
+
+
+def send_photo(photo: ClaimPhoto, thumbnail: bool = False) -> Response:
+    """A claim photo (or its thumbnail) for the one who may see it; never kept in a cache."""
+    path = photo_store().path(photo, thumbnail=thumbnail)
+    if not path.is_file():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype="image/jpeg" if thumbnail else photo.content_type,
+        conditional=False,
+        etag=False,
+        last_modified=None,
+    )
+    # Sensitive (a member's face, their home): not in a shared cache nor the browser's.
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register error handlers and template filters."""
     app.register_error_handler(DomainError, handle_domain_error)
@@ -96,6 +168,17 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(lambda tier: TIER_LABELS.get(tier, tier), "tier_label")
     app.add_template_filter(lambda role: ROLE_LABELS.get(role, role), "role_label")
     app.add_template_filter(lambda s: CARD_STATUS_LABELS.get(s, s), "card_status_label")
+
+    @app.template_filter("data_time")
+    def data_time(value: str | None) -> str:
+        """An exported ISO instant in Beijing time, to the minute; a date stays as it is."""
+        from rewards.clock import BUSINESS_TZ
+
+        if not value:
+            return ""
+        if "T" not in value:
+            return value
+        return datetime.fromisoformat(value).astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
 
     @app.template_filter("local_time")
     def local_time(value, fmt: str = "%Y-%m-%d %H:%M"):  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from rewards.models import ClaimStatus, EntryKind, Tier
 from rewards.money import format_zhe
 from rewards.schemas.base import BusinessDate, RequestSchema, WholeNumber
-from rewards.schemas.people import PlainText, _page_fields, _sized_text
+from rewards.schemas.people import PlainText, page_fields, sized_text
 from rewards.services.claims import MAX_DESCRIPTION, MIN_DESCRIPTION
 from rewards.services.directory import MAX_QUERY
 
@@ -103,7 +103,7 @@ class MyLedgerQuerySchema(RequestSchema):
         ),
         metadata={"description": "只看这一年（按服务日期）的记录；不填为全部。", "example": 2024},
     )
-    page, page_size = _page_fields()
+    page, page_size = page_fields()
 
 
 class MyLedgerLineSchema(Schema):
@@ -159,7 +159,7 @@ class MyClaimRequestSchema(RequestSchema):
     occurred_on = BusinessDate(
         required=True, metadata={"description": "服务日期：不晚于今天，一年以内。"}
     )
-    description = _sized_text(MIN_DESCRIPTION, MAX_DESCRIPTION, example="帮助独居老人买菜")
+    description = sized_text(MIN_DESCRIPTION, MAX_DESCRIPTION, example="帮助独居老人买菜")
 
 
 class MyClaimQuerySchema(RequestSchema):
@@ -176,7 +176,7 @@ class MyClaimQuerySchema(RequestSchema):
             "description": "pending 待认定；certified 已认定；rejected 已驳回；withdrawn 已撤回。",
         },
     )
-    page, page_size = _page_fields()
+    page, page_size = page_fields()
 
 
 class MyClaimSchema(Schema):
@@ -226,7 +226,7 @@ class MerchantQuerySchema(RequestSchema):
         validate=validate.Length(max=24, error="商家类别最多 {max} 个字。"),
         metadata={"description": "商家类别（如 餐饮），与列表中的 category 相同。"},
     )
-    page, page_size = _page_fields()
+    page, page_size = page_fields()
 
 
 class DiscountSchema(Schema):

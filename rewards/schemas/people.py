@@ -47,7 +47,7 @@ def _not_blank(value: str) -> None:
         raise ValidationError("不能只有空格。")
 
 
-def _sized_text(low: int, high: int, **metadata: Any) -> PlainText:
+def sized_text(low: int, high: int, **metadata: Any) -> PlainText:
     """Required text of ``low``..``high`` characters, not blank."""
     return PlainText(
         required=True,
@@ -59,7 +59,7 @@ def _sized_text(low: int, high: int, **metadata: Any) -> PlainText:
     )
 
 
-def _page_fields() -> tuple[WholeNumber, WholeNumber]:
+def page_fields() -> tuple[WholeNumber, WholeNumber]:
     page = WholeNumber(
         load_default=1,
         validate=validate.Range(min=1, max=MAX_PAGE, error="页码需在 {min} 到 {max} 之间。"),
@@ -94,7 +94,7 @@ def _community_filter() -> PlainText:
 class TokenRequestSchema(RequestSchema):
     """Sign in with a username and password for a bearer token (登录)."""
 
-    username = _sized_text(1, 40, example="c01-secretary")
+    username = sized_text(1, 40, example="c01-secretary")
     password = PlainText(
         required=True,
         validate=validate.Length(min=1, max=200, error="密码需要 {min} 到 {max} 个字符。"),
@@ -149,7 +149,7 @@ class ClaimQuerySchema(RequestSchema):
         },
     )
     community = _community_filter()
-    page, page_size = _page_fields()
+    page, page_size = page_fields()
 
 
 class ClaimSchema(Schema):
@@ -195,7 +195,7 @@ class CertifyRequestSchema(RequestSchema):
 class RejectRequestSchema(RequestSchema):
     """Reject a pending claim (驳回); the member reads the reason."""
 
-    reason = _sized_text(1, 200, example="服务日期与活动记录不符")
+    reason = sized_text(1, 200, example="服务日期与活动记录不符")
 
 
 # -- the roster and adjustments ---------------------------------------------------------------
@@ -210,7 +210,7 @@ class MemberQuerySchema(RequestSchema):
         metadata={"description": "姓名、党员编号开头或手机尾号（至少 4 位）。"},
     )
     community = _community_filter()
-    page, page_size = _page_fields()
+    page, page_size = page_fields()
 
 
 class RosterMemberSchema(Schema):
@@ -254,7 +254,7 @@ class AdjustmentRequestSchema(RequestSchema):
         ),
         metadata={"description": "正数加分，负数减分，不能为 0。", "example": 10},
     )
-    reason = _sized_text(1, 200, example="系统上线前的志愿服务积分")
+    reason = sized_text(1, 200, example="系统上线前的志愿服务积分")
     occurred_on = BusinessDate(
         metadata={"description": "积分所属的服务日期，不能晚于今天；不填为今天。"}
     )
@@ -302,7 +302,7 @@ class LedgerEntrySchema(Schema):
 class ActivityRequestSchema(RequestSchema):
     """Announce a community activity (社区活动) whose attendees each earn ``points``."""
 
-    title = _sized_text(2, 120, example="重阳节敬老志愿服务")
+    title = sized_text(2, 120, example="重阳节敬老志愿服务")
     category = PlainText(
         required=True,
         validate=validate.Length(min=1, max=24, error="类别代码需要 {min} 到 {max} 个字符。"),

@@ -43,7 +43,9 @@
       try {
         const formats = await window.BarcodeDetector.getSupportedFormats();
         if (formats.includes("qr_code")) {
-          const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+          // Members show a QR, or the offline code's Code 128 barcode.
+          const wanted = ["qr_code", "code_128"].filter((f) => formats.includes(f));
+          const detector = new window.BarcodeDetector({ formats: wanted });
           return async () => {
             const found = await detector.detect(video);
             return found.length ? found[0].rawValue : null;
@@ -69,7 +71,7 @@
       canvas.height = height;
       context.drawImage(video, 0, 0, width, height);
       const results = await window.ZXingWASM.readBarcodes(context.getImageData(0, 0, width, height), {
-        formats: ["QRCode"],
+        formats: ["QRCode", "Code128"],
         maxNumberOfSymbols: 1,
         tryHarder: true,
       });
