@@ -35,5 +35,6 @@ from member_portal import (  # noqa: E402,F401  (registers the routes)
     home,
     merchants,
     redemptions,
+    text_size,
     webapp,
 )

@@ -31,9 +31,8 @@ def large_text() -> bool:
     return request.cookies.get(COOKIE) == LARGE
 
 
-@bp.app_context_processor
+@bp.context_processor
 def _text_size() -> dict[str, object]:
-    # On every page (the sign-in page too), so a member who chose large text keeps it there.
     return {"large_text": large_text()}
 
 

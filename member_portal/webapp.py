@@ -22,6 +22,7 @@ SHELL_ASSETS = (
     ("member.static", "card.js"),
     ("member.static", "phone_code.js"),
     ("member.static", "webapp.js"),
+    ("member.static", "text-size.js"),  # the large-text choice applies offline too
     ("member.static", "icon.svg"),
 )
 ICONS = (

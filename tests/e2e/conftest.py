@@ -216,3 +216,28 @@ def only_local_requests(context, shop: Shop) -> list[str]:  # type: ignore[no-un
 
     context.route("**/*", guard)
     return outside
+
+
+def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The page's accessibility violations of these impacts found by axe-core as the app serves
+    it (/static/vendor/axe.min.js, never a CDN): each with its rule id, help text and the nodes
+    (CSS targets and axe's summary), so that a failing assert says what to fix."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        vendored = Path(__file__).resolve().parents[2] / "rewards/static/vendor/axe.min.js"
+        assert vendored.exists(), "axe-core is not vendored: run `make install`"
+        origin = page.evaluate("location.origin")
+        page.add_script_tag(url=f"{origin}/static/vendor/axe.min.js")
+    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {
+            "id": violation["id"],
+            "impact": violation["impact"],
+            "help": violation["help"],
+            "nodes": [
+                {"target": node["target"], "summary": node.get("failureSummary", "")}
+                for node in violation["nodes"]
+            ],
+        }
+        for violation in results["violations"]
+        if violation["impact"] in impacts
+    ]
