@@ -34,15 +34,18 @@ run: install
 
 test: install test-sqlite test-postgres
 
+# Two workers (pytest-xdist) per pass; each has its own database (see tests/conftest.py).
+PYTEST_WORKERS ?= 2
+
 test-sqlite: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 # Runs when a PostgreSQL server answers; says so loudly when none does.
 # REQUIRE_POSTGRES=1 (set by .ci/run) turns a missing server into a failure.
 test-postgres: install
 	@if $(BIN)/python -c "import sys, psycopg; psycopg.connect(sys.argv[1].replace('+psycopg', ''), connect_timeout=3).close()" "$(PG_TEST_URL)" 2>/dev/null; then \
 		echo "== PostgreSQL pass ($(PG_TEST_URL)) =="; \
-		REWARDS_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest; \
+		REWARDS_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest -n $(PYTEST_WORKERS); \
 	else \
 		echo ""; \
 		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \

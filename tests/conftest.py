@@ -17,7 +17,29 @@ from rewards.extensions import db
 from tests import factories
 from tests.clock import FIXED_NOW, FrozenClock
 
-TEST_DATABASE_URL = os.environ.get("REWARDS_TEST_DATABASE_URL", "")
+
+def _database_of_this_worker(url: str) -> str:
+    """Under pytest-xdist each worker gets a PostgreSQL database of its own (``test_gw0`` …,
+    made once and kept), so workers never empty each other's tables; SQLite files are per
+    worker already."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url.startswith("postgresql") or not worker:
+        return url
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+TEST_DATABASE_URL = _database_of_this_worker(os.environ.get("REWARDS_TEST_DATABASE_URL", ""))
 
 
 def pytest_report_header(config: pytest.Config) -> str:
