@@ -12,15 +12,13 @@ from typing import Any
 from uuid import uuid4
 
 from flask import Flask
-from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Response
 
-from rewards.api_contract import MAX_ID, Blueprint, request_refused
+from rewards.api_contract import MAX_ID
 from rewards.clock import business_date
 from rewards.errors import NotFound, ValidationFailed
 from rewards.extensions import api, csrf, db
 from rewards.models import Claim, ClaimStatus, Community, LedgerEntry, Member, Role
-from rewards.people_api import authenticate, current_person, documented
+from rewards.people_api import current_person, documented, people_blueprint
 from rewards.schemas import (
     ActivityRequestSchema,
     ActivitySchema,
@@ -45,24 +43,15 @@ from rewards.services.roster import MEMBER_NO
 CLAIM_URL = f"/claims/<int(max={MAX_ID}):claim_id>"
 ACTIVITY_URL = f"/activities/<int(max={MAX_ID}):activity_id>"
 
-blp = Blueprint(
+blp = people_blueprint(
     "secretary_api",
-    __name__,
-    url_prefix="/api/v1",
-    description=(
+    (
         "社区书记接口：认定或驳回积分申报、查名册、积分调整、创建活动和登记签到。"
         "社区书记只能处理本社区；区管理员可处理所有社区。"
     ),
+    Role.SECRETARY,
+    Role.DISTRICT_ADMIN,
 )
-
-
-@blp.before_request
-def _authenticate() -> tuple[Response, int, dict[str, str]] | None:
-    return authenticate(Role.SECRETARY, Role.DISTRICT_ADMIN)
-
-
-# webargs' refusals (bad JSON, schema errors) in the contract's shape, as on the POS API.
-blp.errorhandler(HTTPException)(request_refused)
 
 
 def _community(code: str | None) -> Community | None:

@@ -11,14 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app
-from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Response
 
-from rewards.api_contract import Blueprint, request_refused
 from rewards.errors import NotFound
 from rewards.extensions import api, csrf, db
 from rewards.models import Claim, ClaimStatus, Role
-from rewards.people_api import authenticate, current_person, documented
+from rewards.people_api import current_person, documented, people_blueprint
 from rewards.schemas import (
     MemberExportSchema,
     MerchantPageSchema,
@@ -51,24 +48,14 @@ NO_STORE_DOC = {
 # Who may call: any other role is refused, whatever it may do elsewhere.
 MEMBER_ONLY = {403: "forbidden：只有党员本人的账号能调用（社区书记、区管理员和商家的账号不能）。"}
 
-blp = Blueprint(
+blp = people_blueprint(
     "member_api",
-    __name__,
-    url_prefix="/api/v1",
-    description=(
+    (
         "党员接口：我的积分和卡、积分明细、服务申报、联盟商家和我的优惠、离线卡码密钥、"
         "我的个人信息导出。只能用党员本人的登录令牌，只能看到本人的数据。"
     ),
+    Role.MEMBER,
 )
-
-
-@blp.before_request
-def _authenticate() -> tuple[Response, int, dict[str, str]] | None:
-    return authenticate(Role.MEMBER)
-
-
-# webargs' refusals (bad JSON, schema errors) in the contract's shape, as on the POS API.
-blp.errorhandler(HTTPException)(request_refused)
 
 
 def _my_member_id() -> int:

@@ -106,6 +106,16 @@ def authenticate(*roles: Role) -> tuple[Response, int, dict[str, str]] | None:
     return None
 
 
+def people_blueprint(name: str, description: str, *roles: Role) -> Blueprint:
+    """An /api/v1 blueprint of people operations for ``roles``: every call needs a live people
+    token of one of them (401, 403 otherwise), and webargs' refusals answer in the contract's
+    shape."""
+    blueprint = Blueprint(name, __name__, url_prefix="/api/v1", description=description)
+    blueprint.before_request(lambda: authenticate(*roles))
+    blueprint.errorhandler(HTTPException)(request_refused)
+    return blueprint
+
+
 @blp.before_request
 def _authenticate() -> tuple[Response, int, dict[str, str]] | None:
     if request.endpoint == SIGN_IN_ENDPOINT:
