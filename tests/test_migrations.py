@@ -67,3 +67,62 @@ def test_db_upgrade_twice_is_harmless(empty_database_url: str, tmp_path: Path) -
     assert _rewards(empty_database_url, instance, "db", "upgrade").returncode == 0
     again = _rewards(empty_database_url, instance, "db", "upgrade")
     assert again.returncode == 0, again.stderr
+
+
+def test_upgrades_keep_the_data_of_a_database_made_by_the_first_release(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """A deployment made by the first release upgrades in place: tables that others refer to
+    are altered (SQLite copies them) and the rows survive."""
+    instance = tmp_path / "instance"
+    first = _rewards(empty_database_url, instance, "db", "upgrade", "859c8e483e90")
+    assert first.returncode == 0, first.stderr
+    engine = create_engine(empty_database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO communities (id, code, name, street)"
+                    " VALUES (1, 'C01', '长江路社区', '')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO members (id, member_no, name, phone, community_id, status,"
+                    " employer, joined_on, created_at) VALUES (1, 'YT0100001', '张三明',"
+                    " '13800000000', 1, 'active', '', '2020-01-01', '2024-01-01 00:00:00')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (id, username, display_name, password_hash, role,"
+                    " community_id, member_id, is_enabled, created_at) VALUES (1, 'c01-gold',"
+                    " '张三明', 'x', 'member', 1, 1, true, '2024-01-01 00:00:00')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO point_categories (id, code, name, default_points, max_points,"
+                    " is_enabled) VALUES (1, 'volunteer', '志愿服务', 2, 4, true)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO claims (id, member_id, community_id, category_id, points,"
+                    " description, occurred_on, status, submitted_at, decided_at,"
+                    " decided_by_id) VALUES (1, 1, 1, 1, 3, '扫雪', '2024-01-02', 'certified',"
+                    " '2024-01-02 00:00:00', '2024-01-03 00:00:00', 1)"
+                )
+            )
+        upgraded = _rewards(empty_database_url, instance, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        with engine.connect() as conn:
+            account = conn.execute(
+                text("SELECT username, must_change_password FROM accounts")
+            ).one()
+            assert (account[0], bool(account[1])) == ("c01-gold", False)
+            # Claims certified before the workbench were certified at their proposal.
+            assert conn.scalar(text("SELECT certified_points FROM claims")) == 3
+            assert conn.scalar(text("SELECT count(*) FROM members")) == 1
+    finally:
+        engine.dispose()

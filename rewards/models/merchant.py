@@ -24,6 +24,9 @@ class Merchant(db.Model):
     phone: Mapped[str] = mapped_column(String(20), default="")
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Why and since when the district suspended the merchant (暂停联盟资格); NULL while enabled.
+    suspension_reason: Mapped[str | None] = mapped_column(String(200))
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiKey(db.Model):
