@@ -272,3 +272,68 @@ def activate() -> Response | str | tuple[str, int]:
         "success",
     )
     return redirect(home_url(account))
+
+
+# -- a one-time password is replaced at the first sign-in (首次登录修改密码) -------------------
+
+
+class NewPasswordForm(FlaskForm):
+    """Replace a one-time password handed out by the district with one's own."""
+
+    password = PasswordField(
+        _l("新密码"),
+        validators=[
+            DataRequired(_l("请设置新密码。")),
+            Length(
+                min=accounts.MIN_PASSWORD_LENGTH,
+                max=200,
+                message=_l("密码至少 %(n)s 位。", n=accounts.MIN_PASSWORD_LENGTH),
+            ),
+        ],
+        description=_l("至少 %(n)s 位，请勿与他人共用", n=accounts.MIN_PASSWORD_LENGTH),
+    )
+    password_again = PasswordField(
+        _l("再次输入新密码"),
+        validators=[
+            DataRequired(_l("请再次输入新密码。")),
+            EqualTo("password", _l("两次输入的密码不一致。")),
+        ],
+    )
+
+
+# What a signed-in account with a one-time password may still reach before replacing it.
+_OPEN_WHILE_CHANGING = {"auth.new_password", "auth.sign_out", "static"}
+
+
+@bp.before_app_request
+def _one_time_password_first() -> Response | None:
+    """Until a one-time password is replaced, every page leads to the new-password page."""
+    if not current_user.is_authenticated or not current_user.must_change_password:
+        return None
+    endpoint = request.endpoint or ""
+    if endpoint in _OPEN_WHILE_CHANGING or endpoint.endswith(".static"):
+        return None
+    if request.path.startswith("/api/"):
+        return None  # the API signs in with tokens, not sessions
+    return redirect(url_for("auth.new_password"))
+
+
+@bp.route("/password/new", methods=["GET", "POST"])
+@login_required
+def new_password() -> Response | str | tuple[str, int]:
+    """Set one's own password in place of the one-time password (首次登录请修改密码)."""
+    form = NewPasswordForm()
+    if not form.validate_on_submit():
+        page = render_template("auth/new_password.html", form=form)
+        return page, 422 if form.errors else 200
+    try:
+        accounts.change_password(
+            db.session, current_actor(), current_user.id, form.password.data or ""
+        )
+    except ValidationFailed as error:
+        db.session.rollback()
+        form.password.errors.append(error.message)
+        return render_template("auth/new_password.html", form=form), 422
+    db.session.commit()
+    flash(_("密码已设置，以后请用新密码登录。"), "success")
+    return redirect(home_url(current_user))

@@ -269,3 +269,45 @@ def test_api_key_needs_a_label(world, session):
     with pytest.raises(ValidationFailed):
         merchants.create_api_key(session, world.actor(world.manager), world.shop.id, "  ")
     assert session.scalar(select(AuditEvent).where(AuditEvent.action == "api_key.create")) is None
+
+
+# -- one-time passwords handed out by the district ---------------------------------------------
+
+
+def test_a_reset_gives_a_one_time_password_that_must_be_replaced_at_first_sign_in(
+    client, session, world, clock
+):
+    admin = Actor(label="admin", role=Role.DISTRICT_ADMIN)
+    password = accounts.reset_password(session, admin, world.cashier.id)
+    session.commit()
+    assert accounts.authenticate(session, world.cashier.username, "correct horse") is None
+    session.rollback()
+    response = client.post(
+        "/login", data={"username": world.cashier.username, "password": password}
+    )
+    assert response.status_code == 302
+    # Every page leads to the new-password page until the password is replaced.
+    assert client.get("/merchant/checkout").location.endswith("/password/new")
+    refused = client.post("/password/new", data={"password": "short", "password_again": "short"})
+    assert refused.status_code == 422
+    done = client.post(
+        "/password/new", data={"password": "my own secret", "password_again": "my own secret"}
+    )
+    assert done.status_code == 302
+    assert client.get("/merchant/checkout").status_code == 200
+    session.expire_all()
+    assert accounts.authenticate(session, world.cashier.username, "my own secret") is not None
+    assert accounts.authenticate(session, world.cashier.username, password) is None
+
+
+def test_a_one_time_password_not_used_within_a_week_stops_working(session, world, clock):
+    admin = Actor(label="admin", role=Role.DISTRICT_ADMIN)
+    password = accounts.reset_password(session, admin, world.cashier.id)
+    session.commit()
+    later = clock.advance(days=7, seconds=1)
+    assert accounts.authenticate(session, world.cashier.username, password, now=later) is None
+
+
+def test_only_the_district_resets_passwords(session, world):
+    with pytest.raises(Forbidden):
+        accounts.reset_password(session, world.actor(world.secretary), world.cashier.id)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import secrets
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -119,9 +120,13 @@ def authenticate(
         return None
     if account is None or not account.is_enabled:
         return None
+    now = now or utcnow()
+    expires = account.password_expires_at if account.must_change_password else None
+    if expires is not None and now >= expires:
+        return None  # a one-time password not used in time is no password
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
-    account.last_login_at = now or utcnow()
+    account.last_login_at = now
     return account
 
 
@@ -163,4 +168,41 @@ def change_password(
         raise NotFound("找不到该账号。")
     check_password_rules(new_password)
     account.password_hash = hash_password(new_password)
+    account.must_change_password = False
+    account.password_expires_at = None
     record(session, actor, "account.password", "account", account.id, at=now)
+
+
+# How long a one-time password handed out by the district stays valid.
+ONE_TIME_PASSWORD_VALID = timedelta(days=7)
+# No 0/O, 1/I/L: read off paper or a phone call and typed.
+_ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def new_one_time_password() -> str:
+    """Ten characters, easy to read out and to type (e.g. ``k7m2-q9xh-pt``)."""
+    return "".join(secrets.choice(_ONE_TIME_ALPHABET) for _ in range(10))
+
+
+def set_one_time_password(account: Account, now: datetime) -> str:
+    """Give ``account`` a one-time password (to hand out), replaced at the first sign-in."""
+    password = new_one_time_password()
+    account.password_hash = hash_password(password)
+    account.must_change_password = True
+    account.password_expires_at = now + ONE_TIME_PASSWORD_VALID
+    return password
+
+
+def reset_password(
+    session: Session, actor: Actor, account_id: int, now: datetime | None = None
+) -> str:
+    """A new one-time password for an account (重置密码), shown once to the administrator; the
+    old password stops working, and the new one must be replaced at the first sign-in."""
+    now = now or utcnow()
+    require_role(actor, Role.DISTRICT_ADMIN)
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound("找不到该账号。")
+    password = set_one_time_password(account, now)
+    record(session, actor, "account.reset_password", "account", account.id, at=now)
+    return password
