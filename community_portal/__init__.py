@@ -19,6 +19,7 @@ bp = Blueprint(
 from community_portal import (  # noqa: E402,F401  (registers the routes)
     activation,
     activities,
+    agreements,
     cards,
     claims,
     overview,

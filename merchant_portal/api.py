@@ -49,6 +49,7 @@ blp = Blueprint(
 ERROR_STATUSES = {
     400: "invalid：请求体不是有效的 JSON。",
     401: "unauthorized：缺少 API 密钥，或密钥无效、已吊销。",
+    403: "forbidden：本店已被区里暂停联盟资格，message 里写明原因；恢复后同一密钥即可再用。",
     404: "not_found：本店没有这笔结算（其他商家的结算也报告为不存在）。",
     409: (
         "token_used：手机卡码已用过（请会员刷新后重新扫码）；"
@@ -66,6 +67,7 @@ ERROR_STATUSES = {
 def _operation(*statuses: int, notes: dict[int, str] | None = None) -> Callable[[F], F]:
     """Document the bearer key and the contract's error body for each of ``statuses``."""
     descriptions = {**ERROR_STATUSES, **(notes or {})}
+    statuses = (*statuses, 403)  # every call: a key of a suspended merchant
     return document_operation(blp, statuses, descriptions, SECURITY_SCHEME)
 
 
@@ -80,6 +82,9 @@ def _authenticate() -> tuple[Response, int, dict[str, str]] | None:
     found = None
     if scheme.lower() == "bearer" and key.strip():
         found = merchants.authenticate_pos_key(db.session, key.strip())
+    if found is None and (refusal := merchants.pos_key_refusal(db.session, key.strip())):
+        body, status = error_body(refusal)  # 403: the district suspended the shop, and why
+        return body, status, {}
     if found is None:
         body, status = error_body(
             Unauthorized(

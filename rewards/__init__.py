@@ -45,12 +45,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["rewards.activation_codes"] = ActivationCodes(keys)
 
     from community_portal import bp as community_bp
+    from district_portal import bp as district_bp
     from member_portal import bp as member_bp
     from merchant_portal import bp as merchant_bp
 
     app.register_blueprint(merchant_bp)
     app.register_blueprint(member_bp)
     app.register_blueprint(community_bp)
+    app.register_blueprint(district_bp)
 
     from merchant_portal.api import init_app as init_pos_api
 

@@ -369,12 +369,14 @@ def test_a_revoked_key_is_refused_at_once(client, world, session, tokens, key):
     assert_error(client.post(PREVIEW, json=body, headers=bearer(key)), 401, "unauthorized")
 
 
-def test_a_disabled_merchants_key_is_refused(client, world, session, tokens, key):
+def test_a_suspended_merchants_key_is_refused_saying_why(client, world, session, tokens, key):
     world.shop.is_enabled = False
+    world.shop.suspension_reason = "未按协议给予优惠"
     session.commit()
     token, _ = tokens.phone_token(world.gold_card)
     response = client.post(PREVIEW, json={"token": token, "amount": "10"}, headers=bearer(key))
-    assert_error(response, 401, "unauthorized")
+    error = assert_error(response, 403, "forbidden")
+    assert "未按协议给予优惠" in error["message"]
 
 
 @contextmanager

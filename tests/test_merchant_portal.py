@@ -435,8 +435,8 @@ def test_csv_export_opens_in_excel_with_bom_crlf_and_the_right_rows(client, shop
 
 
 def test_csv_export_neutralises_formula_text():
-    assert merchant_reports._cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert merchant_reports._cell("顾客退货") == "顾客退货"
+    assert merchant_reports.excel_text("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert merchant_reports.excel_text("顾客退货") == "顾客退货"
 
 
 def test_daily_and_monthly_summaries_equal_sums_of_non_voided_sales(client, shop, session, clock):

@@ -90,7 +90,12 @@ def test_a_new_policy_version_changes_tiers_from_its_effective_from(session):
     factories.points(session, member, 60, occurred_on=date(2025, 1, 10))
     switch = datetime(2025, 3, 1, 4, tzinfo=UTC)
     v2 = tiers.set_policy(
-        session, ADMIN, gold_threshold=120, silver_threshold=70, effective_from=switch
+        session,
+        ADMIN,
+        gold_threshold=120,
+        silver_threshold=70,
+        effective_from=switch,
+        now=switch - timedelta(days=1),  # published the day before it takes effect
     )
     session.commit()
     assert v2.version == 2

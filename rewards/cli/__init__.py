@@ -177,6 +177,7 @@ def register_commands(app: Flask) -> None:
     # Imported here: each command module imports the helpers above from this package.
     from rewards.cli import (
         activities,
+        agreements,
         cards,
         claims,
         demo,
@@ -184,6 +185,7 @@ def register_commands(app: Flask) -> None:
         merchants,
         roster,
         stats,
+        tiers,
         users,
     )
 
@@ -197,6 +199,8 @@ def register_commands(app: Flask) -> None:
         stats.stats_command,
         claims.claims_group,
         activities.activities_group,
+        agreements.agreements_group,
+        tiers.tiers_group,
     ):
         app.cli.add_command(command)
 

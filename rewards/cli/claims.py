@@ -89,7 +89,11 @@ def list_claims_command(
             actor,
             status=chosen,
             community_id=community_by_code(session, community_code).id if community_code else None,
-            category_id=category_by_code(session, category_code).id if category_code else None,
+            category_id=(
+                category_by_code(session, category_code, include_disabled=True).id
+                if category_code
+                else None
+            ),
             page=page,
         )
         columns = (*COLUMNS, STATUS_COLUMN) if chosen is None else COLUMNS

@@ -70,6 +70,8 @@ class Claim(db.Model):
         Index("ix_claims_community_id_status", "community_id", "status"),
         # The queue: pending claims oldest first.
         Index("ix_claims_status_submitted_at", "status", "submitted_at"),
+        # The district's statistics: claims decided in a period (turnaround).
+        Index("ix_claims_status_decided_at", "status", "decided_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

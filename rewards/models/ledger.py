@@ -36,6 +36,8 @@ class LedgerEntry(db.Model):
         UniqueConstraint("member_id", "seq"),
         Index("ix_ledger_entries_member_id_occurred_on", "member_id", "occurred_on"),
         Index("ix_ledger_entries_community_id_recorded_at", "community_id", "recorded_at"),
+        # The district's statistics: points by month of service date, per community.
+        Index("ix_ledger_entries_occurred_on_community_id", "occurred_on", "community_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

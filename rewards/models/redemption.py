@@ -33,6 +33,8 @@ class Redemption(db.Model):
             name="void_has_reason",
         ),
         Index("ix_redemptions_merchant_id_business_date", "merchant_id", "business_date"),
+        # The district's statistics: card use by month across merchants.
+        Index("ix_redemptions_business_date", "business_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,21 +1,25 @@
-"""Accounts: creation with a role and scope, password sign-in (argon2id), enabling/disabling."""
+"""Accounts: creation with a role and scope, password sign-in (argon2id), enabling/disabling,
+one-time passwords, the sign-in throttle and the district's accounts office (账号管理)."""
 
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rewards.clock import utcnow
 from rewards.errors import Conflict, NotFound, ValidationFailed
-from rewards.models import Account, Community, Member, Merchant, Role
+from rewards.models import Account, AuditEvent, Community, Member, Merchant, Role
 from rewards.services.audit import Actor, record, require_community, require_merchant, require_role
+from rewards.services.paging import DEFAULT_PAGE_SIZE, Page, paginate
 
 # argon2id at OWASP's floor: 19 MiB, 2 passes, 1 lane.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -206,3 +210,295 @@ def reset_password(
     password = set_one_time_password(account, now)
     record(session, actor, "account.reset_password", "account", account.id, at=now)
     return password
+
+
+# -- the district's accounts office (账号管理) ------------------------------------------------
+#
+# The sign-in throttle (登录锁定) lives here so that the sign-in pages, the people API and the
+# accounts list read one rule: MAX_FAILED_SIGN_INS failures for one username within the window
+# lock it; failures recorded before the account's latest unlock, password reset or creation
+# (by the log's order of recording) no longer count, so an administrator's unlock lets the
+# person in at once, and ten new failures lock the username again.
+
+MAX_FAILED_SIGN_INS = 10
+FAILED_SIGN_IN_WINDOW = timedelta(minutes=15)
+SIGN_IN_FAILED = "account.sign_in_failed"
+UNLOCK = "account.unlock"
+LOCK_CLEARING_ACTIONS = (UNLOCK, "account.reset_password", "account.create")
+
+# What the accounts list can show by state (状态).
+ACCOUNT_STATES = {
+    "enabled": "正常",
+    "disabled": "已停用",
+    "locked": "登录锁定中",
+    "one_time": "须修改密码",
+}
+# The accounts list's order of roles: the district's own people first, members last.
+_ROLE_ORDER = {
+    Role.DISTRICT_ADMIN: 0,
+    Role.SECRETARY: 1,
+    Role.MERCHANT_MANAGER: 2,
+    Role.CASHIER: 3,
+    Role.MEMBER: 4,
+}
+# Accounts the district opens with a one-time password; merchant staff are opened with their
+# merchant, members with their activation code (激活码).
+OPENED_BY_THE_DISTRICT = (Role.SECRETARY, Role.DISTRICT_ADMIN)
+MAX_ACCOUNT_QUERY = 40
+
+
+def _is_failed_sign_in() -> ColumnElement[bool]:
+    # Counted per label in a 15-minute range: the (actor_label, recorded_at) index serves it.
+    return AuditEvent.action == SIGN_IN_FAILED
+
+
+def throttle_label(username: str) -> str:
+    """The audit label that failed sign-ins for ``username`` are counted under."""
+    return f"sign-in:{(username or '').strip()[:40]}"
+
+
+def _cleared_after(session: Session, username: str, since: datetime) -> int:
+    """The id of the latest event since ``since`` that cleared ``username``'s failures (0 when
+    none; an older one cannot matter, the failures before it are out of the window anyway)."""
+    account_id = select(Account.id).where(Account.username == (username or "").strip())
+    latest = select(func.max(AuditEvent.id)).where(
+        AuditEvent.recorded_at >= since,
+        AuditEvent.action.in_(LOCK_CLEARING_ACTIONS),
+        AuditEvent.object_type == "account",
+        AuditEvent.object_id == account_id.scalar_subquery(),
+    )
+    return int(session.scalar(latest) or 0)
+
+
+def failed_sign_ins(session: Session, username: str, now: datetime | None = None) -> int:
+    """How many failed sign-ins count against ``username`` now (the window, since an unlock)."""
+    since = (now or utcnow()) - FAILED_SIGN_IN_WINDOW
+    failures = session.scalars(
+        select(AuditEvent.id).where(
+            _is_failed_sign_in(),
+            AuditEvent.recorded_at >= since,
+            AuditEvent.actor_label == throttle_label(username),
+        )
+    ).all()
+    if not failures:
+        return 0  # the usual case: one query on the window
+    cleared = _cleared_after(session, username, since)
+    return sum(1 for event_id in failures if event_id > cleared)
+
+
+def sign_in_locks(
+    session: Session, usernames: Iterable[str], now: datetime | None = None
+) -> dict[str, datetime]:
+    """The usernames among ``usernames`` locked now by failed sign-ins, each with the instant
+    its lock lifts (the MAX_FAILED_SIGN_INS-th newest counted failure plus the window)."""
+    now = now or utcnow()
+    labels = {throttle_label(name): name for name in usernames}
+    if not labels:
+        return {}
+    failures = session.execute(
+        select(AuditEvent.actor_label, AuditEvent.id, AuditEvent.recorded_at).where(
+            _is_failed_sign_in(),
+            AuditEvent.recorded_at >= now - FAILED_SIGN_IN_WINDOW,
+            AuditEvent.actor_label.in_(labels),
+        )
+    ).all()
+    by_name: dict[str, list[tuple[int, datetime]]] = {}
+    for label, event_id, at in failures:
+        by_name.setdefault(labels[label], []).append((event_id, at))
+    candidates = [name for name, rows in by_name.items() if len(rows) >= MAX_FAILED_SIGN_INS]
+    cleared = _cleared_ids(session, candidates)
+    locks = {}
+    for name in candidates:
+        counted = sorted(
+            (at for event_id, at in by_name[name] if event_id > cleared.get(name, 0)),
+            reverse=True,
+        )
+        if len(counted) >= MAX_FAILED_SIGN_INS:
+            locks[name] = counted[MAX_FAILED_SIGN_INS - 1] + FAILED_SIGN_IN_WINDOW
+    return locks
+
+
+def _cleared_ids(session: Session, usernames: list[str]) -> dict[str, int]:
+    """For each username with an account: the id of its latest unlock, reset or creation."""
+    if not usernames:
+        return {}
+    rows = session.execute(
+        select(Account.username, func.max(AuditEvent.id))
+        .join(
+            AuditEvent,
+            and_(AuditEvent.object_type == "account", AuditEvent.object_id == Account.id),
+        )
+        .where(Account.username.in_(usernames), AuditEvent.action.in_(LOCK_CLEARING_ACTIONS))
+        .group_by(Account.username)
+    ).all()
+    return {name: int(event_id) for name, event_id in rows}
+
+
+def locked_usernames(session: Session, now: datetime | None = None) -> dict[str, datetime]:
+    """Every username locked now by failed sign-ins, with the instant its lock lifts."""
+    now = now or utcnow()
+    crowded = session.scalars(
+        select(AuditEvent.actor_label)
+        .where(
+            _is_failed_sign_in(),
+            AuditEvent.recorded_at >= now - FAILED_SIGN_IN_WINDOW,
+        )
+        .group_by(AuditEvent.actor_label)
+        .having(func.count(AuditEvent.id) >= MAX_FAILED_SIGN_INS)
+    ).all()
+    names = [label.removeprefix("sign-in:") for label in crowded if label.startswith("sign-in:")]
+    return sign_in_locks(session, names, now)
+
+
+def unlock(session: Session, actor: Actor, account_id: int, now: datetime | None = None) -> Account:
+    """Lift a lock left by failed sign-ins (解除锁定): the person can sign in again at once."""
+    require_role(actor, Role.DISTRICT_ADMIN)
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound("找不到该账号。")
+    record(session, actor, UNLOCK, "account", account.id, at=now, username=account.username)
+    return account
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """An account as the district lists it: where it belongs and whether it can sign in now."""
+
+    account: Account
+    community_name: str | None
+    merchant_name: str | None
+    member_no: str | None
+    locked_until: datetime | None
+
+    @property
+    def scope(self) -> str:
+        """The community or merchant the account belongs to; "" for the whole district."""
+        return self.merchant_name or self.community_name or ""
+
+    @property
+    def one_time_password_pending(self) -> bool:
+        """A one-time password handed out and not yet replaced (须修改密码)."""
+        return self.account.must_change_password
+
+
+def _account_rows() -> Select[tuple[Account, str | None, str | None, str | None]]:
+    return (
+        select(Account, Community.name, Merchant.name, Member.member_no)
+        .outerjoin(Community, Community.id == Account.community_id)
+        .outerjoin(Merchant, Merchant.id == Account.merchant_id)
+        .outerjoin(Member, Member.id == Account.member_id)
+    )
+
+
+def search_accounts(
+    session: Session,
+    actor: Actor,
+    query: str = "",
+    *,
+    role: Role | None = None,
+    community_id: int | None = None,
+    merchant_id: int | None = None,
+    state: str = "",
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    now: datetime | None = None,
+) -> Page[AccountRow]:
+    """Every sign-in account (账号), the district's people first, searched by username or
+    name, filtered by role, community, merchant and state (``ACCOUNT_STATES``)."""
+    require_role(actor, Role.DISTRICT_ADMIN)
+    now = now or utcnow()
+    statement = _account_rows().order_by(
+        case(_ROLE_ORDER, value=Account.role, else_=9), Account.username
+    )
+    query = (query or "").strip()[:MAX_ACCOUNT_QUERY]
+    if query:
+        statement = statement.where(
+            or_(
+                Account.username.icontains(query, autoescape=True),
+                Account.display_name.icontains(query, autoescape=True),
+            )
+        )
+    if role is not None:
+        statement = statement.where(Account.role == role)
+    if community_id is not None:
+        statement = statement.where(Account.community_id == community_id)
+    if merchant_id is not None:
+        statement = statement.where(Account.merchant_id == merchant_id)
+    locked: dict[str, datetime] | None = None
+    if state == "enabled":
+        statement = statement.where(Account.is_enabled.is_(True))
+    elif state == "disabled":
+        statement = statement.where(Account.is_enabled.is_(False))
+    elif state == "one_time":
+        statement = statement.where(Account.must_change_password.is_(True))
+    elif state == "locked":
+        locked = locked_usernames(session, now)
+        statement = statement.where(Account.username.in_(list(locked)))
+    found = paginate(session, statement, page, page_size, scalars=False)
+    if locked is None:
+        locked = sign_in_locks(session, [row[0].username for row in found.items], now)
+    return found.map(lambda row: AccountRow(*row, locked_until=locked.get(row[0].username)))
+
+
+def account_row(
+    session: Session, actor: Actor, account_id: int, now: datetime | None = None
+) -> AccountRow:
+    """One account as the district sees it (its page), or ``NotFound``."""
+    require_role(actor, Role.DISTRICT_ADMIN)
+    row = session.execute(_account_rows().where(Account.id == account_id)).first()
+    if row is None:
+        raise NotFound("找不到该账号。")
+    locks = sign_in_locks(session, [row[0].username], now)
+    return AccountRow(*row, locked_until=locks.get(row[0].username))
+
+
+def merchant_choices(session: Session) -> list[Merchant]:
+    """Every merchant by code, for the accounts list's merchant filter."""
+    return list(session.scalars(select(Merchant).order_by(Merchant.code)))
+
+
+def open_account(
+    session: Session,
+    actor: Actor,
+    username: str,
+    display_name: str,
+    role: Role,
+    community_id: int | None = None,
+    now: datetime | None = None,
+) -> tuple[Account, str]:
+    """Open a secretary's or a district administrator's account (开通账号) with a one-time
+    password to hand out (valid a week, replaced at the first sign-in); refusals name the
+    form fields they concern."""
+    now = now or utcnow()
+    require_role(actor, Role.DISTRICT_ADMIN)
+    username = (username or "").strip()
+    display_name = (display_name or "").strip()
+    problems: dict[str, list[str]] = {}
+    if role not in OPENED_BY_THE_DISTRICT:
+        problems["role"] = ["这里只开通社区书记和区管理员账号。"]
+    if not USERNAME.match(username):
+        problems["username"] = ["用户名为 3 到 40 位字母、数字、下划线、点或横线。"]
+    elif session.scalar(select(Account.id).where(Account.username == username)) is not None:
+        problems["username"] = [f"用户名 {username} 已被使用，请换一个。"]
+    if not display_name:
+        problems["display_name"] = ["请填写姓名。"]
+    elif len(display_name) > 60:
+        problems["display_name"] = ["姓名最多 60 个字。"]
+    if role is Role.SECRETARY and (
+        community_id is None or session.get(Community, community_id) is None
+    ):
+        problems["community"] = ["社区书记账号必须属于一个社区，请选择社区。"]
+    if problems:
+        first = next(iter(problems.values()))[0]
+        raise ValidationFailed(first, fields=problems)
+    account = create_account(
+        session,
+        actor,
+        username,
+        secrets.token_urlsafe(24),  # replaced below: only the one-time password is handed out
+        role,
+        display_name,
+        community_id=community_id if role is Role.SECRETARY else None,
+        now=now,
+    )
+    return account, set_one_time_password(account, now)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from rewards.clock import utcnow
 from rewards.errors import Forbidden, NotFound
-from rewards.models import AuditEvent, Role
-
-if TYPE_CHECKING:
-    from rewards.models import Account, ApiKey
+from rewards.models import (
+    Account,
+    ApiKey,
+    AuditEvent,
+    Role,
+)
 
 
 @dataclass(frozen=True)

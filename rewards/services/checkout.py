@@ -31,6 +31,7 @@ from rewards.money import discount_fen, format_fen, parse_yuan
 from rewards.services.agreements import Terms, terms_for
 from rewards.services.audit import Actor, record, require_merchant, require_role
 from rewards.services.cards import CardTokens, TokenKind
+from rewards.services.merchants import suspension_message
 from rewards.services.tiers import TierStanding, evaluate_tier
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 80
@@ -63,8 +64,10 @@ def _merchant_of(session: Session, actor: Actor) -> Merchant:
     if actor.merchant_id is None:
         raise Forbidden("只有商家的收银员、店长或 POS 密钥可以结算。")
     merchant = session.get(Merchant, actor.merchant_id)
-    if merchant is None or not merchant.is_enabled:
+    if merchant is None:
         raise Forbidden("本店已停用联盟优惠，请联系区管理员。")
+    if not merchant.is_enabled:
+        raise Forbidden(suspension_message(merchant))
     return merchant
 
 

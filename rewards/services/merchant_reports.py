@@ -195,8 +195,9 @@ def _yuan(fen: int) -> str:
     return format_fen(fen).replace(",", "")
 
 
-def _cell(text: str) -> str:
-    # A typed text starting with = + - @ would run as a formula in Excel (CSV injection).
+def excel_text(text: str) -> str:
+    """Text typed by people, safe in a spreadsheet: one starting with = + - @ would run as a
+    formula in Excel (CSV injection), so it gets a leading apostrophe."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -244,17 +245,17 @@ def export_rows(
             r.number,
             r.business_date.isoformat(),
             r.created_at.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M:%S"),
-            _cell(till),
+            excel_text(till),
             card_no[-4:],
             mask_name(member_name),
-            _cell(community_name),
+            excel_text(community_name),
             TIER_LABELS[r.tier],
             format_zhe(r.pay_percent),
             _yuan(r.amount_fen),
             _yuan(r.discount_fen),
             _yuan(r.payable_fen),
             STATUS_LABELS[r.status],
-            _cell(r.void_reason or ""),
+            excel_text(r.void_reason or ""),
         )
 
 

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Date, Interval, Select, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
-from rewards.clock import business_date, months_before, utcnow
+from rewards.clock import business_date, business_day_bounds, months_before, utcnow
 from rewards.errors import ValidationFailed
-from rewards.models import LedgerEntry, Role, Tier, TierPolicy
+from rewards.models import (
+    Account,
+    Community,
+    LedgerEntry,
+    Member,
+    MemberStatus,
+    Role,
+    Tier,
+    TierPolicy,
+)
 from rewards.services.audit import Actor, record, require_role
+
+if TYPE_CHECKING:
+    from rewards.services.reports import TierCounts
+
+MAX_THRESHOLD = 100_000
+MAX_NOTE = 200
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,54 @@ def current_policy(session: Session, at: datetime | None = None) -> TierPolicy |
     )
 
 
+def latest_policy(session: Session) -> TierPolicy | None:
+    """The newest version published, in force or scheduled."""
+    return session.scalar(select(TierPolicy).order_by(TierPolicy.version.desc()).limit(1))
+
+
+def _check_version(
+    session: Session,
+    gold_threshold: int,
+    silver_threshold: int,
+    window_months: int,
+    effective_from: datetime,
+    note: str,
+    now: datetime,
+) -> None:
+    """Refuse an incoherent version, or one that would rewrite the past (never backwards).
+
+    Every refusal names its field (gold_threshold, silver_threshold, window_months,
+    effective_on, note), all of them at once.
+    """
+    fields: dict[str, list[str]] = {}
+    if silver_threshold <= 0:
+        fields["silver_threshold"] = ["银卡门槛必须大于 0。"]
+    elif gold_threshold <= silver_threshold:
+        fields["gold_threshold"] = ["金卡门槛必须高于银卡门槛。"]
+    for name, value in (("gold_threshold", gold_threshold), ("silver_threshold", silver_threshold)):
+        if value > MAX_THRESHOLD and name not in fields:
+            fields[name] = [f"门槛不能超过 {MAX_THRESHOLD} 分。"]
+    if not 1 <= window_months <= 60:
+        fields["window_months"] = ["积分统计周期必须在 1 到 60 个月之间。"]
+    if len(note) > MAX_NOTE:
+        fields["note"] = [f"说明最多 {MAX_NOTE} 个字。"]
+    latest = latest_policy(session)
+    # The first version may date back to the scheme's start (set up once); after it, a version
+    # takes effect now or later, and not before the latest one: tiers of days gone stay as they
+    # were when sales and statistics used them.
+    if latest is not None:
+        if effective_from < now:
+            fields["effective_on"] = ["生效日期不能早于今天：已经过去的日子按当时的标准计算。"]
+        elif effective_from < latest.effective_from:
+            day = business_date(latest.effective_from).isoformat()
+            fields["effective_on"] = [
+                f"生效日期不能早于最新一版（第 {latest.version} 版）的生效日期 {day}。"
+            ]
+    if fields:
+        message = "；".join(m.rstrip("。") for ms in fields.values() for m in ms) + "。"
+        raise ValidationFailed(message, fields=fields)
+
+
 def set_policy(
     session: Session,
     actor: Actor,
@@ -62,20 +127,25 @@ def set_policy(
     note: str = "",
     now: datetime | None = None,
 ) -> TierPolicy:
-    """Publish a new version of the tier policy (district administrators only)."""
+    """Publish a new version of the tier policy (district administrators only).
+
+    Versions are never edited, and never backwards: after the first, a version takes effect
+    at ``now`` or later, and not before the latest version's effective instant.
+    """
     require_role(actor, Role.DISTRICT_ADMIN)
-    if not 0 < silver_threshold < gold_threshold:
-        raise ValidationFailed("金卡门槛必须高于银卡门槛，且银卡门槛必须大于 0。")
-    if not 1 <= window_months <= 60:
-        raise ValidationFailed("积分统计周期必须在 1 到 60 个月之间。")
     now = now or utcnow()
+    effective_from = effective_from or now
+    note = (note or "").strip()
+    _check_version(
+        session, gold_threshold, silver_threshold, window_months, effective_from, note, now
+    )
     latest = session.scalar(select(func.max(TierPolicy.version))) or 0
     policy = TierPolicy(
         version=latest + 1,
         gold_threshold=gold_threshold,
         silver_threshold=silver_threshold,
         window_months=window_months,
-        effective_from=effective_from or now,
+        effective_from=effective_from,
         note=note,
         created_by_id=actor.account_id,
         created_at=now,
@@ -93,8 +163,217 @@ def set_policy(
         gold=gold_threshold,
         silver=silver_threshold,
         window_months=window_months,
+        effective_from=effective_from.isoformat(),
+        note=note,
     )
     return policy
+
+
+def effective_instant(effective_on: date, now: datetime) -> datetime:
+    """When a version published now for business date ``effective_on`` takes effect: the start
+    of that day in Shanghai, or now when it is today; a day gone by is refused."""
+    if effective_on < business_date(now):
+        message = "生效日期不能早于今天：已经过去的日子按当时的标准计算。"
+        raise ValidationFailed(message, fields={"effective_on": [message]})
+    return max(business_day_bounds(effective_on)[0], now)
+
+
+def publish_policy(
+    session: Session,
+    actor: Actor,
+    gold_threshold: int,
+    silver_threshold: int,
+    window_months: int,
+    effective_on: date,
+    note: str = "",
+    now: datetime | None = None,
+) -> TierPolicy:
+    """Publish a version from a business date, today or later (发布积分等级标准新版本)."""
+    require_role(actor, Role.DISTRICT_ADMIN)
+    now = now or utcnow()
+    effective_from = effective_instant(effective_on, now)
+    return set_policy(
+        session,
+        actor,
+        gold_threshold,
+        silver_threshold,
+        window_months,
+        effective_from=effective_from,
+        note=note,
+        now=now,
+    )
+
+
+# -- the versions and a preview -----------------------------------------------------------------
+
+
+class VersionStatus(enum.StrEnum):
+    """Where a version stands at an instant."""
+
+    IN_FORCE = "in_force"  # 现行
+    SCHEDULED = "scheduled"  # 待生效
+    ENDED = "ended"  # 已被取代 (was in force)
+    NEVER = "never"  # 未生效即被取代 (a later version took effect no later)
+
+
+VERSION_STATUS_LABELS = {
+    VersionStatus.IN_FORCE: "现行",
+    VersionStatus.SCHEDULED: "待生效",
+    VersionStatus.ENDED: "已被取代",
+    VersionStatus.NEVER: "未生效即被取代",
+}
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    """One published version with where it stands and who published it."""
+
+    policy: TierPolicy
+    status: str
+    until: datetime | None  # when a later version replaced (or will replace) it
+    author: str
+
+    @property
+    def status_label(self) -> str:
+        return VERSION_STATUS_LABELS[self.status]
+
+
+def policy_versions(session: Session, now: datetime | None = None) -> list[PolicyVersion]:
+    """Every version, newest first, marked in force, scheduled, ended or never in force."""
+    now = now or utcnow()
+    policies = list(session.scalars(select(TierPolicy).order_by(TierPolicy.version)))
+    author_ids = {p.created_by_id for p in policies if p.created_by_id is not None}
+    authors = {
+        account_id: name
+        for account_id, name in session.execute(
+            select(Account.id, Account.display_name).where(Account.id.in_(author_ids))
+        )
+    }
+    current = current_policy(session, now)
+    versions = []
+    for policy in policies:
+        later = [p.effective_from for p in policies if p.version > policy.version]
+        never = any(when <= policy.effective_from for when in later)
+        if current is not None and policy.id == current.id:
+            status = VersionStatus.IN_FORCE
+        elif never:
+            status = VersionStatus.NEVER
+        elif policy.effective_from > now:
+            status = VersionStatus.SCHEDULED
+        else:
+            status = VersionStatus.ENDED
+        until = (
+            None if never else min((w for w in later if w > policy.effective_from), default=None)
+        )
+        author = authors.get(policy.created_by_id, "") if policy.created_by_id else "命令行（运维）"
+        versions.append(PolicyVersion(policy, status, until, author))
+    return versions[::-1]
+
+
+@dataclass(frozen=True)
+class CommunityPreview:
+    """One community's (or the district's, code "ALL") active members by tier on the date,
+    under the proposed version and under the one in force today."""
+
+    code: str
+    name: str
+    proposed: TierCounts
+    today: TierCounts
+
+    def change(self, tier: str) -> int:
+        """How many more (or fewer) members the proposed version puts in ``tier``."""
+        return int(getattr(self.proposed, tier)) - int(getattr(self.today, tier))
+
+
+@dataclass(frozen=True)
+class PolicyPreview:
+    """What a proposed version would do on its first day (预览), written nowhere."""
+
+    gold_threshold: int
+    silver_threshold: int
+    window_months: int
+    effective_on: date
+    effective_from: datetime
+    note: str
+    window_start: date
+    next_version: int
+    in_force: TierPolicy | None  # the version in force today, the comparison
+    in_force_window_start: date
+    communities: list[CommunityPreview]
+    district: CommunityPreview
+
+
+def preview_policy(
+    session: Session,
+    actor: Actor,
+    gold_threshold: int,
+    silver_threshold: int,
+    window_months: int,
+    effective_on: date,
+    note: str = "",
+    now: datetime | None = None,
+) -> PolicyPreview:
+    """Active members by tier per community on ``effective_on`` under a proposed version, next
+    to the same count under the version in force today; checked as publishing would be.
+
+    Both counts take the points in each version's window ending on that date, from the ledger
+    as it is now (services not yet certified are not guessed). Nothing is written.
+    """
+    # Imported here: reports imports this module.
+    from rewards.services.reports import TierCounts
+
+    require_role(actor, Role.DISTRICT_ADMIN)
+    now = now or utcnow()
+    note = (note or "").strip()
+    effective_from = effective_instant(effective_on, now)
+    _check_version(
+        session, gold_threshold, silver_threshold, window_months, effective_from, note, now
+    )
+    proposed = TierPolicy(
+        gold_threshold=gold_threshold,
+        silver_threshold=silver_threshold,
+        window_months=window_months,
+    )
+    in_force = current_policy(session, now)
+    communities = list(session.scalars(select(Community).order_by(Community.code)))
+    members = session.execute(
+        select(Member.id, Member.community_id).where(Member.status == MemberStatus.ACTIVE)
+    ).all()
+    ids = [member_id for member_id, _ in members]
+    proposed_tiers = _tiers_under(session, ids, proposed, effective_on)
+    today_tiers = _tiers_under(session, ids, in_force, effective_on)
+
+    rows = {c.id: CommunityPreview(c.code, c.name, TierCounts(), TierCounts()) for c in communities}
+    district = CommunityPreview("ALL", "全区", TierCounts(), TierCounts())
+    for member_id, community_id in members:
+        for row in (rows[community_id], district):
+            row.proposed.add(proposed_tiers[member_id])
+            row.today.add(today_tiers[member_id])
+    return PolicyPreview(
+        gold_threshold=gold_threshold,
+        silver_threshold=silver_threshold,
+        window_months=window_months,
+        effective_on=effective_on,
+        effective_from=effective_from,
+        note=note,
+        window_start=window(proposed, effective_on)[0],
+        next_version=(session.scalar(select(func.max(TierPolicy.version))) or 0) + 1,
+        in_force=in_force,
+        in_force_window_start=window(in_force, effective_on)[0],
+        communities=list(rows.values()),
+        district=district,
+    )
+
+
+def _tiers_under(
+    session: Session, member_ids: list[int], policy: TierPolicy | None, on: date
+) -> dict[int, Tier]:
+    """Each member's tier on day ``on`` under ``policy`` (saved or not), as evaluate_tiers."""
+    start, end = window(policy, on)
+    totals = points_in_window(session, member_ids, start, end)
+    return {
+        member_id: tier_for_points(totals.get(member_id, 0), policy) for member_id in member_ids
+    }
 
 
 def tier_for_points(points: int, policy: TierPolicy | None) -> Tier:
@@ -227,11 +506,7 @@ def evaluate_tiers(
 ) -> dict[int, Tier]:
     """Tiers of many members at once (one grouped query per 5,000 members)."""
     at = at or utcnow()
-    policy = current_policy(session, at)
-    ids = list(member_ids)
-    start, end = window(policy, business_date(at))
-    totals = points_in_window(session, ids, start, end)
-    return {member_id: tier_for_points(totals.get(member_id, 0), policy) for member_id in ids}
+    return _tiers_under(session, list(member_ids), current_policy(session, at), business_date(at))
 
 
 @dataclass(frozen=True)
