@@ -534,12 +534,9 @@ class _DemoBuilder:
         valid_from: date,
         note: str = "",
     ) -> None:
-        """Sign as the community's secretary, or as the district for a district-wide agreement."""
-        if community_index is None:
-            actor, community_id = self.admin, None
-        else:
-            actor = Actor.for_account(self.secretaries[community_index])
-            community_id = self.communities[community_index].id
+        """Sign as the district (only it signs agreements): for one community, or district-wide."""
+        actor = self.admin
+        community_id = None if community_index is None else self.communities[community_index].id
         valid_until = None
         if self.rng.random() < 0.3:
             valid_until = self.today + timedelta(days=self.rng.randint(100, 500))

@@ -191,20 +191,15 @@ def test_incoherent_terms_are_refused(world, session, terms):
     assert len(session.scalars(select(AgreementVersion)).all()) == 1
 
 
-def test_secretary_signs_only_for_own_community(world, session):
+def test_secretary_reads_but_does_not_sign_agreements(world, session):
+    """Issue 8: the district signs; a secretary reads their community's agreements only."""
     secretary = world.actor(world.secretary)
-    own = agreements.sign_agreement(
-        session, secretary, world.shop.id, world.home.id, 85, 95, valid_from=date(2020, 1, 1)
-    )
-    assert own.signed_by_id == world.secretary.id
-    with pytest.raises(NotFound):
-        agreements.sign_agreement(
-            session, secretary, world.shop.id, world.other.id, 85, 95, valid_from=date(2020, 1, 1)
-        )
-    with pytest.raises(Forbidden):
-        agreements.sign_agreement(
-            session, secretary, world.shop.id, None, 85, 95, valid_from=date(2020, 1, 1)
-        )
+    for community_id in (world.home.id, world.other.id, None):
+        with pytest.raises(Forbidden):
+            agreements.sign_agreement(
+                session, secretary, world.shop.id, community_id, 85, 95, date(2020, 1, 1)
+            )
+    assert agreements.list_agreements(session, secretary).items
 
 
 def test_merchants_cannot_sign_their_own_agreements(world, session):

@@ -175,6 +175,10 @@ def test_only_the_district_administrator_signs_amends_and_ends(world, session, c
     for actor in (world.actor(world.secretary), world.actor(world.manager)):
         with pytest.raises(Forbidden):
             agreements.sign_agreements(session, actor, world.shop.id, None, terms(clock.today))
+        with pytest.raises(Forbidden):  # nor through the one-agreement call (seeds, tests)
+            agreements.sign_agreement(
+                session, actor, world.shop.id, world.home.id, 88, 95, clock.today
+            )
         with pytest.raises(Forbidden):
             agreements.amend_agreement(session, actor, agreement.id, terms(clock.today))
         with pytest.raises(Forbidden):

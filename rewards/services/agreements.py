@@ -163,13 +163,9 @@ def sign_agreement(
     ``community_id`` None means the merchant serves members of every community.
     """
     now = now or utcnow()
-    require_role(actor, Role.SECRETARY, Role.DISTRICT_ADMIN)
-    if community_id is None:
-        require_role(actor, Role.DISTRICT_ADMIN)
-    else:
-        require_community(actor, community_id, "找不到该社区。")
-        if session.get(Community, community_id) is None:
-            raise NotFound("找不到该社区。")
+    require_role(actor, Role.DISTRICT_ADMIN)
+    if community_id is not None and session.get(Community, community_id) is None:
+        raise NotFound("找不到该社区。")
     if session.get(Merchant, merchant_id) is None:
         raise NotFound("找不到该商家。")
     terms = TermsInput(

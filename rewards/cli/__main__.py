@@ -1,0 +1,5 @@
+"""`python -m rewards.cli …`: the same as the `rewards` command."""
+
+from rewards.cli import main
+
+main()
