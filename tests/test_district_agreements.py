@@ -805,11 +805,12 @@ def test_cli_refuses_signing_an_already_signed_community(runner, world, session)
 
 def test_cli_amend_keeps_the_terms_not_given(runner, world, session, clock):
     agreement = home_agreement(session, world)
+    until = clock.today + timedelta(days=120)
     agreements.amend_agreement(
         session,
         ADMIN,
         agreement.id,
-        terms(clock.today, cap_fen=3000, valid_until=date(2027, 6, 30)),
+        terms(clock.today, cap_fen=3000, valid_until=until),
     )
     session.commit()
     start = clock.today + timedelta(days=30)
@@ -820,7 +821,7 @@ def test_cli_amend_keeps_the_terms_not_given(runner, world, session, clock):
     assert done.exit_code == 0, done.output
     assert "第 3 版" in done.stdout and "保留原来的条款" in done.stdout
     assert versions_of(session, agreement.id)[-1] == (
-        3, 88, 93, 3000, 0, start, date(2027, 6, 30)
+        3, 88, 93, 3000, 0, start, until
     )  # fmt: skip
     backdated = runner.invoke(
         args=["agreements", "amend", "--merchant", world.shop.code, "--community", world.home.code,
