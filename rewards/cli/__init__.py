@@ -1,10 +1,11 @@
 """The operator CLI: ``rewards`` (a Flask CLI group, so ``rewards db upgrade`` and ``rewards run``
 work too). One module per command group; this module holds what they share.
 
-The set-up commands (seed-demo, users, roster, cards issue/token, merchants, ledger, stats) act
-as the operator (``Actor.operator("cli")``). The workbench commands (claims, activities, the card
-lifecycle) act as a named account given with ``--as USERNAME``, an enabled secretary or district
-administrator, so that account's scope applies and the audit log names the person.
+The set-up commands (seed-demo, users, roster, cards issue/token, merchants, ledger, stats,
+backup, restore) act as the operator (``Actor.operator("cli")``). The workbench commands (claims,
+activities, the card lifecycle) act as a named account given with ``--as USERNAME``, an enabled
+secretary or district administrator, so that account's scope applies and the audit log names the
+person.
 
 Every command commits once at the end; on bad input it changes nothing and exits with code 1 and
 a message saying what to fix.
@@ -178,6 +179,7 @@ def register_commands(app: Flask) -> None:
     from rewards.cli import (
         activities,
         agreements,
+        backup,
         cards,
         claims,
         demo,
@@ -201,6 +203,8 @@ def register_commands(app: Flask) -> None:
         activities.activities_group,
         agreements.agreements_group,
         tiers.tiers_group,
+        backup.backup_command,
+        backup.restore_command,
     ):
         app.cli.add_command(command)
 

@@ -15,7 +15,13 @@ from rewards.models.claim import (
 )
 from rewards.models.community import Community
 from rewards.models.credentials import AccessToken, ActivationCode
-from rewards.models.ledger import EntryKind, LedgerEntry
+from rewards.models.ledger import (
+    CheckpointKind,
+    EntryKind,
+    LedgerCheckpoint,
+    LedgerCheckpointHead,
+    LedgerEntry,
+)
 from rewards.models.member import Member, MemberStatus, MemberTransfer, mask_name
 from rewards.models.merchant import ApiKey, Merchant
 from rewards.models.notice import Notice
@@ -38,11 +44,14 @@ __all__ = [
     "AuditEvent",
     "Card",
     "CardStatus",
+    "CheckpointKind",
     "Claim",
     "ClaimPhoto",
     "ClaimStatus",
     "Community",
     "EntryKind",
+    "LedgerCheckpoint",
+    "LedgerCheckpointHead",
     "LedgerEntry",
     "Member",
     "MemberStatus",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import and_, func, insert, select
@@ -341,3 +341,68 @@ def verify_chain(session: Session) -> ChainReport:
             return ChainReport(count, entry.id, "entry_hash does not match the entry's contents")
         prev_hash = entry.entry_hash
     return ChainReport(count)
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first entry of one member's chain that does not fit."""
+
+    member_id: int
+    entry_id: int
+    seq: int
+    problem: str
+
+
+@dataclass
+class ChainsReport:
+    """What ``verify_chains`` found: every member's first break, and each chain's stored head."""
+
+    entry_count: int = 0
+    breaks: list[ChainBreak] = field(default_factory=list)
+    heads: dict[int, tuple[int, str]] = field(default_factory=dict)  # member → (seq, hash)
+    hashes_at: dict[int, str] = field(default_factory=dict)  # member → hash at a watched seq
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+
+def verify_chains(session: Session, watch: Mapping[int, int] | None = None) -> ChainsReport:
+    """Recompute every member's hash chain; report each member's first break (not only the
+    ledger's first), the stored head of every chain, and the stored ``entry_hash`` at the seq
+    ``watch`` names for a member (a checkpoint's heads)."""
+    watch = watch or {}
+    report = ChainsReport()
+    member_id: int | None = None
+    expected_seq, prev_hash, broken = 0, GENESIS_HASH, False
+    stream = session.scalars(
+        select(LedgerEntry)
+        .order_by(LedgerEntry.member_id, LedgerEntry.seq)
+        .execution_options(yield_per=2000)
+    )
+    for entry in stream:
+        report.entry_count += 1
+        if entry.member_id != member_id:
+            member_id, expected_seq, prev_hash, broken = entry.member_id, 0, GENESIS_HASH, False
+        report.heads[entry.member_id] = (entry.seq, entry.entry_hash)
+        if watch.get(entry.member_id) == entry.seq:
+            report.hashes_at[entry.member_id] = entry.entry_hash
+        if broken:
+            continue
+        expected_seq += 1
+        problem = ""
+        if entry.seq != expected_seq:
+            problem = f"seq {entry.seq}, expected {expected_seq}"
+        elif entry.prev_hash != prev_hash:
+            problem = "prev_hash does not match the previous entry"
+        else:
+            fields = _chained_fields(
+                entry, entry.seq, entry.author_id, entry.recorded_at, prev_hash
+            )
+            if entry_digest(fields) != entry.entry_hash:
+                problem = "entry_hash does not match the entry's contents"
+        if problem:
+            report.breaks.append(ChainBreak(entry.member_id, entry.id, entry.seq, problem))
+            broken = True
+        prev_hash = entry.entry_hash
+    return report
