@@ -15,6 +15,7 @@ from rewards.models.claim import (
 )
 from rewards.models.community import Community
 from rewards.models.credentials import AccessToken, ActivationCode
+from rewards.models.form_token import FormToken
 from rewards.models.ledger import EntryKind, LedgerEntry
 from rewards.models.member import Member, MemberStatus, MemberTransfer, mask_name
 from rewards.models.merchant import ApiKey, Merchant
@@ -43,6 +44,7 @@ __all__ = [
     "ClaimStatus",
     "Community",
     "EntryKind",
+    "FormToken",
     "LedgerEntry",
     "Member",
     "MemberStatus",
