@@ -92,6 +92,9 @@ class OnceForm(FlaskForm):
     """A form that creates something: it carries a one-time token (``form_once``)."""
 
     form_once = OnceField()
+    # False on a step that writes nothing (a preview): a missing or stale token is replaced by
+    # a fresh one, silently, for the step that writes.
+    once_required = True
 
     def validate_form_once(self, field: Field) -> None:
         sent = field.raw_data[0] if field.raw_data else ""
@@ -100,6 +103,9 @@ class OnceForm(FlaskForm):
                 raise BadSignature("missing")
             _signer().unsign(sent, max_age=int(LIFETIME.total_seconds()))
         except (BadSignature, SignatureExpired):
+            if not self.once_required:
+                field.data = new_nonce()
+                return
             # Shown again with a fresh token and the reason; the person's input is kept.
             field.data = new_nonce()
             flash(str(EXPIRED), "error")

@@ -21,8 +21,11 @@ from rewards.models import (
     LedgerEntry,
     Member,
     Merchant,
+    PointCategory,
     Role,
+    TierPolicy,
 )
+from rewards.models.agreement import Agreement
 from tests import factories
 from tests.clock import FrozenClock
 from tests.forms import hidden_fields, once
@@ -243,6 +246,54 @@ def test_resubmitting_a_new_member_registers_them_once_without_an_error(client, 
     first, second = submit_twice(client, "/community/members/new", "/community/members/new", data)
     assert first == second
     assert count(session, Member, Member.member_no == "YT0100100") == 1
+
+
+def test_resubmitting_a_signed_agreement_signs_it_once_without_an_error(client, session, world):
+    shop = factories.merchant(session)
+    admin(client, session)
+    data = {
+        "merchant": shop.code,
+        "scope": "chosen",
+        "communities": str(world.home.id),
+        "gold": "88",
+        "silver": "95",
+        "valid_from": "2026-04-01",
+    }
+    first, second = submit_twice(
+        client, "/district/agreements/new", "/district/agreements/new", data
+    )
+    assert first == second
+    assert count(session, Agreement, Agreement.merchant_id == shop.id) == 1
+
+
+def test_resubmitting_a_new_point_category_creates_one(client, session, world):
+    admin(client, session)
+    data = {"code": "micro_wish", "name": "微心愿", "default_points": "8", "max_points": "30"}
+    first, second = submit_twice(
+        client, "/district/categories/new", "/district/categories/new", data
+    )
+    assert first == second
+    assert count(session, PointCategory, PointCategory.code == "micro_wish") == 1
+
+
+def test_republishing_a_previewed_tier_policy_publishes_one_version(client, session, world, clock):
+    admin(client, session)
+    values = {
+        "gold_threshold": "150",
+        "silver_threshold": "55",
+        "window_months": "12",
+        "effective_on": (clock.today + timedelta(days=7)).isoformat(),
+        "note": "",
+    }
+    versions_before = count(session, TierPolicy)
+    preview = client.post(
+        "/district/policy/preview", data={**values, **once(client, "/district/policy/new")}
+    )
+    publish = hidden_fields(preview.text, "/district/policy/publish")
+    first = client.post("/district/policy/publish", data=publish)
+    second = client.post("/district/policy/publish", data=publish)
+    assert first.status_code == second.status_code == 303
+    assert count(session, TierPolicy) == versions_before + 1
 
 
 # -- the token itself --------------------------------------------------------------------------
