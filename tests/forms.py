@@ -51,3 +51,11 @@ def once(client: FlaskClient, page_url: str, action: str | None = None) -> dict[
     fields = hidden_fields(response.get_data(as_text=True), action)
     assert FIELD in fields, f"the form on {page_url} carries no one-time token"
     return {FIELD: fields[FIELD]}
+
+
+def minted() -> dict[str, str]:
+    """A valid one-time token as a page would mint it, for a form its page shows only when
+    there is something to pick (needs the app context the ``session`` fixture opens)."""
+    from rewards.forms_once import new_nonce
+
+    return {FIELD: new_nonce()}

@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 from rewards.forms_once import LIFETIME
 from rewards.models import (
     Account,
+    ActivationCode,
     Activity,
     ApiKey,
+    Card,
     Claim,
     FormToken,
     LedgerEntry,
@@ -294,6 +296,35 @@ def test_republishing_a_previewed_tier_policy_publishes_one_version(client, sess
     second = client.post("/district/policy/publish", data=publish)
     assert first.status_code == second.status_code == 303
     assert count(session, TierPolicy) == versions_before + 1
+
+
+def test_resubmitting_a_bulk_card_issue_issues_one_card_each(client, session, world):
+    waiting = []
+    for name in ("赵一", "钱二"):
+        member = factories.member(session, world.home, name=name)
+        factories.points(session, member, 60)
+        waiting.append(member)
+    session.commit()
+    sign_in(client, world.secretary)
+    ids = [str(m.id) for m in waiting]
+    first, second = submit_twice(
+        client, "/community/cards/eligible", "/community/cards/issue", {"member_ids": ids}
+    )
+    assert first == second
+    assert client.get(first).status_code == 200
+    assert count(session, Card, Card.member_id.in_([m.id for m in waiting])) == 2
+
+
+def test_resubmitting_activation_codes_keeps_the_printed_batch_valid(client, session, world):
+    sign_in(client, world.secretary)
+    ids = [str(world.gold.id), str(world.silver.id)]
+    first, second = submit_twice(
+        client, "/community/activation", "/community/activation", {"member_ids": ids}
+    )
+    assert first == second  # the same sheet: its codes were not replaced by a second batch
+    assert client.get(first).text.count('class="slip"') == 2
+    assert count(session, ActivationCode) == 2
+    assert count(session, ActivationCode, ActivationCode.revoked_at.is_not(None)) == 0
 
 
 # -- the token itself --------------------------------------------------------------------------
