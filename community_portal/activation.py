@@ -20,6 +20,7 @@ from community_portal.scope import community_choice, staff
 from rewards.auth import current_actor
 from rewards.errors import Conflict, ValidationFailed
 from rewards.extensions import db
+from rewards.forms_once import consume_once
 from rewards.services import activation, members
 from rewards.services.activation import ActivationCodes
 from rewards.web import no_store, page_arg
@@ -68,6 +69,10 @@ def activation_issue() -> Response:
         for message in form_errors(form):
             flash(message, "error")
         return back(url_for(".activation_list"))
+    # Issued again, a batch would replace the codes of the sheet just printed: once per form.
+    once = consume_once(db.session, form, "community.activation")
+    if once.repeat is not None:
+        return once.repeat  # type: ignore[return-value]
     try:
         batch = activation.issue_codes(
             db.session, current_actor(), _codes(), form.member_ids.data or []
@@ -76,10 +81,11 @@ def activation_issue() -> Response:
         db.session.rollback()
         flash(error.message, "error")
         return back(url_for(".activation_list"))
+    once.finish(url_for(".activation_sheet", batch=batch))
     db.session.commit()
     count = len(dict.fromkeys(form.member_ids.data or []))
     flash(_("已生成 %(n)s 个激活码，请打印后交给党员本人。", n=count), "success")
-    return redirect(url_for(".activation_sheet", batch=batch))
+    return redirect(once.result_url, code=303)
 
 
 @bp.get("/activation/<batch>")

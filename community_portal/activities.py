@@ -19,6 +19,7 @@ from rewards.auth import card_tokens, current_actor
 from rewards.clock import business_date
 from rewards.errors import DomainError, NotFound, ValidationFailed
 from rewards.extensions import db
+from rewards.forms_once import OnceForm, consume_once
 from rewards.models import Activity, PointCategory
 from rewards.services import activities, members
 from rewards.services.activities import AttendanceResult
@@ -36,7 +37,7 @@ MAX_CODE_LENGTH = 400
 # -- forms --------------------------------------------------------------------------------------
 
 
-class ActivityForm(FlaskForm):
+class ActivityForm(OnceForm):
     """A new activity (新建活动): title, category, date and each attendee's points."""
 
     community = IntegerField(_l("社区"), validators=[Optional()])  # the administrator's choice
@@ -136,10 +137,16 @@ def activity_new() -> Response | tuple[str, int]:
         form.occurred_on.data = form.occurred_on.data or business_date()
         if categories and form.points.data is None:
             form.points.data = categories[0].default_points
-    elif form.validate() and (activity := _create(form)) is not None:
-        db.session.commit()
-        flash(_("已创建活动「%(title)s」，现在可以登记签到。", title=activity.title), "success")
-        return redirect(url_for("community.activity_detail", activity_id=activity.id))
+    elif form.validate():
+        once = consume_once(db.session, form, "community.activity")
+        if once.repeat is not None:
+            return once.repeat
+        if (activity := _create(form)) is not None:
+            once.finish(url_for("community.activity_detail", activity_id=activity.id))
+            db.session.commit()
+            flash(_("已创建活动「%(title)s」，现在可以登记签到。", title=activity.title), "success")
+            return redirect(once.result_url, code=303)
+        db.session.rollback()  # the refused form's token stays free for the corrected one
     status = 422 if request.method == "POST" else 200
     page = render_template(
         "community/activities/new.html", form=form, categories=categories, choice=choice

@@ -32,6 +32,7 @@ from community_portal.scope import community_choice, staff
 from rewards.auth import card_tokens, current_actor
 from rewards.errors import Conflict, ValidationFailed
 from rewards.extensions import db
+from rewards.forms_once import OnceForm, consume_once
 from rewards.models import (
     CARD_STATUS_LABELS,
     Card,
@@ -63,8 +64,8 @@ class IdListField(Field):
         return ""
 
 
-class PickMembersForm(FlaskForm):
-    """Ticked members (批量发卡, 生成激活码)."""
+class PickMembersForm(OnceForm):
+    """Ticked members (批量发卡, 生成激活码): a form that creates, with its one-time token."""
 
     member_ids = IdListField()
 
@@ -253,15 +254,19 @@ def card_issue() -> Response:
         for message in form_errors(form):
             flash(message, "error")
         return back(url_for(".card_eligible"))
+    once = consume_once(db.session, form, "community.cards")
+    if once.repeat is not None:
+        return once.repeat  # type: ignore[return-value]
     try:
         issued = cards.issue_cards(db.session, current_actor(), form.member_ids.data or [])
     except (Conflict, ValidationFailed) as error:
         db.session.rollback()
         flash(error.message, "error")
         return back(url_for(".card_eligible"))
+    once.finish(url_for(".card_issued", card_ids=[c.id for c in issued]))
     db.session.commit()
     flash(_("已为 %(n)s 名党员发卡。", n=len(issued)), "success")
-    return redirect(url_for(".card_issued", card_ids=[c.id for c in issued]))
+    return redirect(once.result_url, code=303)
 
 
 @bp.get("/cards/issued")
@@ -345,4 +350,10 @@ def card_change(card_id: int, action: str) -> Response | tuple[str, int]:
 
 
 def form_errors(form: FlaskForm) -> list[str]:
-    return [str(message) for errors in form.errors.values() for message in errors]
+    # A refused one-time token has flashed its own message already.
+    return [
+        str(message)
+        for name, errors in form.errors.items()
+        if name != "form_once"
+        for message in errors
+    ]

@@ -52,6 +52,7 @@ from rewards.auth import current_actor
 from rewards.clock import business_date, utcnow
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
+from rewards.forms_once import OnceForm, consume_once
 from rewards.models import EntryKind, Member
 from rewards.services import history, ledger, members, roster
 from rewards.services.history import EntryLine
@@ -80,7 +81,7 @@ class _MemberFields(FlaskForm):
     employer = StringField(_l("工作单位"), validators=[Optional(), Length(max=120)])
 
 
-class MemberForm(_MemberFields):
+class MemberForm(OnceForm, _MemberFields):
     """Register a member (登记党员); the administrator also picks the community."""
 
     member_no = StringField(
@@ -211,6 +212,9 @@ def member_new() -> str | Response | tuple[str, int]:
     if request.method == "GET":
         return render_template("community/roster/member_form.html", form=form, member=None)
     if form.validate():
+        once = consume_once(db.session, form, "community.member")
+        if once.repeat is not None:
+            return once.repeat
         try:
             member = members.add_member(
                 db.session,
@@ -226,12 +230,13 @@ def member_new() -> str | Response | tuple[str, int]:
             db.session.rollback()
             put_errors(form, error)
         else:
+            once.finish(url_for(".member_detail", member_no=member.member_no))
             db.session.commit()
             flash(
                 _("已登记党员 %(name)s（%(no)s）。", name=member.name, no=member.member_no),
                 "success",
             )
-            return redirect(url_for(".member_detail", member_no=member.member_no))
+            return redirect(once.result_url, code=303)
     return render_template("community/roster/member_form.html", form=form, member=None), 422
 
 

@@ -2,8 +2,10 @@
 searched by username or name; open a secretary's or another administrator's account with a
 one-time password (一次性密码); reset a password; disable and enable; lift a sign-in lock.
 
-A one-time password is shown once, on the page that answers the POST (never in a URL, never
-cached), as a slip to print and hand over; only its hash is kept. The district administrator
+A one-time password is shown once, as a slip to print and hand over (never in a URL, never
+cached); only its hash is kept. A new account's slip is the page its POST redirects to
+(POST-redirect-GET): the password is sealed server-side until that first view, and a refresh
+shows that it was shown and creates nothing. The district administrator
 may open another district administrator's account: the district office has several people, and
 one who leaves is replaced without the operator CLI; an administrator cannot disable themselves,
 so one enabled administrator always remains.
@@ -24,6 +26,7 @@ from rewards.auth import current_actor, requires_role
 from rewards.clock import utcnow
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
+from rewards.forms_once import OnceForm, consume_once, take_secret
 from rewards.models import ROLE_LABELS, Account, Merchant, Role
 from rewards.services import accounts, audit_log
 from rewards.services.accounts import ACCOUNT_STATES, ONE_TIME_PASSWORD_VALID, AccountRow
@@ -51,7 +54,7 @@ class AccountFilterForm(FlaskForm):
     state = StringField(validators=[Optional(), Length(max=12)])
 
 
-class NewAccountForm(FlaskForm):
+class NewAccountForm(OnceForm):
     """Open a secretary's (社区书记) or a district administrator's (区管理员) account."""
 
     role = RadioField(
@@ -96,7 +99,7 @@ def _merchant_id(code: str, merchants: list[Merchant]) -> int | None:
     return found.id
 
 
-def _one_time_slip(account: Account, password: str, heading: str) -> Response:
+def _one_time_slip(account: Account, password: str | None, heading: str) -> Response:
     """The page that shows a one-time password, once: never cached, never in a URL."""
     row = accounts.account_row(db.session, current_actor(), account.id)
     return no_store(
@@ -171,6 +174,9 @@ def account_new() -> str | Response | tuple[str, int]:
     if not form.validate_on_submit():
         page = render_template("district/accounts/new.html", form=form)
         return page, 422 if form.errors else 200
+    once = consume_once(db.session, form, "district.account")
+    if once.repeat is not None:
+        return once.repeat
     role = Role(form.role.data)
     code = (form.community.data or "").strip().upper()
     community_id = next((c.id for c in choice.communities if c.code == code), None)
@@ -187,8 +193,22 @@ def account_new() -> str | Response | tuple[str, int]:
         db.session.rollback()
         put_errors(form, error)
         return render_template("district/accounts/new.html", form=form), 422
+    assert once.token is not None
+    once.finish(
+        url_for(".account_opened", account_id=account.id, shown=once.token.id), secret=password
+    )
     db.session.commit()
-    return _one_time_slip(account, password, _("账号已开通"))
+    return redirect(once.result_url, code=303)
+
+
+@bp.get("/accounts/<int:account_id>/opened")
+@district_admin
+def account_opened(account_id: int) -> Response:
+    """The new account's slip: its one-time password shows on the first view only."""
+    row = _row(account_id)
+    password = take_secret(db.session, request.args.get("shown", type=int))
+    db.session.commit()
+    return _one_time_slip(row.account, password, _("账号已开通"))
 
 
 # -- one account ----------------------------------------------------------------------------------

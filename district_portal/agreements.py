@@ -33,6 +33,7 @@ from rewards.auth import current_actor, requires_role
 from rewards.clock import business_date
 from rewards.errors import AmountInvalid, Conflict, NotFound, ValidationFailed
 from rewards.extensions import db
+from rewards.forms_once import OnceForm, consume_once
 from rewards.models import AgreementVersion, Merchant, Role
 from rewards.money import format_fen, format_zhe, parse_yuan
 from rewards.services import agreements
@@ -116,7 +117,7 @@ class TermsForm(FlaskForm):
         self.valid_until.data = until if until is not None and until >= valid_from else None
 
 
-class SignForm(TermsForm):
+class SignForm(OnceForm, TermsForm):
     """New agreements of a merchant: one district-wide, or one per chosen community."""
 
     merchant = SelectField(
@@ -261,12 +262,18 @@ def agreement_new() -> Response | tuple[str, int]:
         form.valid_from.data = business_date()
         chosen = community_choice(request.args.get("community")).chosen
         form.communities.data = [chosen.id] if chosen else []
-    elif form.validate() and (versions := _sign(form)) is not None:
-        db.session.commit()
-        flash(_signed_message(versions), "success")
-        if len(versions) == 1:
-            return redirect(url_for(".agreement_detail", agreement_id=versions[0].agreement_id))
-        return redirect(url_for(".agreement_list", merchant=form.merchant.data))
+    elif form.validate():
+        once = consume_once(db.session, form, "district.agreements")
+        if once.repeat is not None:
+            return once.repeat
+        if (versions := _sign(form)) is not None:
+            if len(versions) == 1:
+                once.finish(url_for(".agreement_detail", agreement_id=versions[0].agreement_id))
+            else:
+                once.finish(url_for(".agreement_list", merchant=form.merchant.data))
+            db.session.commit()
+            flash(_signed_message(versions), "success")
+            return redirect(once.result_url, code=303)
     page = render_template(
         "district/agreements/new.html",
         form=form,

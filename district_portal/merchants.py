@@ -2,8 +2,10 @@
 manager account and a printable welcome sheet (开通通知), suspend (暂停联盟资格) and resume with a
 reason, and one merchant's page (status history, staff, agreements, POS keys).
 
-The manager's one-time password is shown once, on the page that answers the POST (never in a
-URL, never cached); a lost sheet is replaced by resetting the manager's password.
+The manager's one-time password is shown once, by the page the creating POST redirects to
+(POST-redirect-GET: the password is sealed server-side, never in a URL, never cached; a refresh
+shows that it was shown and creates nothing); a lost sheet is replaced by resetting the
+manager's password.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from district_portal import bp
 from rewards.auth import current_actor, requires_role
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
+from rewards.forms_once import OnceForm, consume_once, take_secret
 from rewards.models import Role
 from rewards.services import merchants
 from rewards.services.accounts import ONE_TIME_PASSWORD_VALID
@@ -33,7 +36,7 @@ STATUSES = {"active": _l("正常"), "suspended": _l("已暂停")}
 district_admin = requires_role(Role.DISTRICT_ADMIN)
 
 
-class MerchantForm(FlaskForm):
+class MerchantForm(OnceForm):
     """A new merchant and its manager (店长); the service checks formats and uniqueness."""
 
     code = StringField(
@@ -152,6 +155,9 @@ def merchant_create() -> Response | tuple[str, int]:
     form = MerchantForm()
     if not form.validate():
         return _new_form_page(form, 422)
+    once = consume_once(db.session, form, "district.merchant")
+    if once.repeat is not None:
+        return once.repeat
     try:
         created = merchants.create_merchant(
             db.session,
@@ -168,13 +174,31 @@ def merchant_create() -> Response | tuple[str, int]:
         db.session.rollback()
         put_errors(form, error)
         return _new_form_page(form, error.status)
-    db.session.commit()
-    return _welcome(
-        merchant=created.merchant,
-        manager=created.manager,
-        password=created.password,
-        is_new=True,
+    assert once.token is not None
+    once.finish(
+        url_for(
+            ".merchant_welcome",
+            code=created.merchant.code,
+            account_id=created.manager.id,
+            shown=once.token.id,
+        ),
+        secret=created.password,
     )
+    db.session.commit()
+    return redirect(once.result_url, code=303)
+
+
+@bp.get("/merchants/<code>/managers/<int:account_id>/welcome")
+@district_admin
+def merchant_welcome(code: str, account_id: int) -> Response:
+    """The welcome sheet of a merchant just created: the password shows on the first view only."""
+    file = _file(code)
+    manager = next((person for person in file.staff if person.id == account_id), None)
+    if manager is None or manager.role is not Role.MERCHANT_MANAGER:
+        abort(404)
+    password = take_secret(db.session, request.args.get("shown", type=int))
+    db.session.commit()
+    return _welcome(merchant=file.merchant, manager=manager, password=password, is_new=True)
 
 
 # -- one merchant -----------------------------------------------------------------------------

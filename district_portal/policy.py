@@ -18,6 +18,7 @@ from rewards.auth import current_actor, requires_role
 from rewards.clock import business_date, utcnow
 from rewards.errors import DomainError, ValidationFailed
 from rewards.extensions import db
+from rewards.forms_once import OnceForm, consume_once
 from rewards.models import Role, TierPolicy
 from rewards.services import categories, tiers
 from rewards.services.tiers import PolicyPreview
@@ -33,7 +34,7 @@ def _points_field(label: str, missing: str) -> IntegerField:
     return IntegerField(label, validators=[InputRequired(missing)])
 
 
-class PolicyForm(FlaskForm):
+class PolicyForm(OnceForm):
     """A proposed version: thresholds, window, first day and a note."""
 
     gold_threshold = _points_field(_l("金卡门槛（分）"), _l("请填写金卡门槛（整数分）。"))
@@ -62,7 +63,7 @@ class CategoryPointsForm(FlaskForm):
     max_points = _points_field(_l("最高积分"), _l("请填写最高积分（整数）。"))
 
 
-class CategoryForm(CategoryPointsForm):
+class CategoryForm(OnceForm, CategoryPointsForm):
     """A new category: code, name and its points."""
 
     code = StringField(_l("代码"), validators=[InputRequired(_l("请填写代码。"))])
@@ -129,6 +130,7 @@ def policy_new() -> tuple[str, int]:
 def policy_preview() -> tuple[str, int]:
     """How many members each tier would hold per community on the first day; writes nothing."""
     form = PolicyForm()
+    form.once_required = False  # the publish form it shows carries the token on
     if not form.validate():
         return _policy_page(form, status=422)
     try:
@@ -146,15 +148,19 @@ def policy_publish() -> Response | tuple[str, int]:
     form = PolicyForm()
     if not form.validate():
         return _policy_page(form, status=422)
+    once = consume_once(db.session, form, "district.policy")
+    if once.repeat is not None:
+        return once.repeat
     try:
         published = tiers.publish_policy(db.session, current_actor(), *form.values())
     except ValidationFailed as error:
         db.session.rollback()
         put_errors(form, error)
         return _policy_page(form, status=422)
+    once.finish(url_for("district.policy"))
     db.session.commit()
     flash(_published_message(published), "success")
-    return redirect(url_for("district.policy"))
+    return redirect(once.result_url, code=303)
 
 
 def _published_message(policy: TierPolicy) -> str:
@@ -178,6 +184,9 @@ def category_new() -> Response | tuple[str, int]:
     if request.method == "GET":
         return render_template("district/policy/category_new.html", form=form), 200
     if form.validate():
+        once = consume_once(db.session, form, "district.category")
+        if once.repeat is not None:
+            return once.repeat
         try:
             category = categories.create_category(
                 db.session,
@@ -191,9 +200,10 @@ def category_new() -> Response | tuple[str, int]:
             db.session.rollback()
             put_errors(form, error)
         else:
+            once.finish(url_for("district.policy", _anchor="categories"))
             db.session.commit()
             flash(_("已新建积分类别「%(name)s」。", name=category.name), "success")
-            return redirect(url_for("district.policy", _anchor="categories"))
+            return redirect(once.result_url, code=303)
     return render_template("district/policy/category_new.html", form=form), 422
 
 

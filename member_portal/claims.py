@@ -17,7 +17,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -29,6 +28,7 @@ from rewards.auth import current_actor, requires_role
 from rewards.clock import business_date
 from rewards.errors import Conflict, ValidationFailed
 from rewards.extensions import db
+from rewards.forms_once import OnceForm, consume_once
 from rewards.models import ClaimStatus, PointCategory, Role
 from rewards.services import claims, photos
 from rewards.services.categories import MAX_SERVICE_AGE_DAYS, enabled_categories
@@ -56,7 +56,7 @@ def _category_id(value: object) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-class ClaimForm(FlaskForm):
+class ClaimForm(OnceForm):
     """A service claim (申报): category, service date, what was done, up to three photos. The
     member does not set points: the category's default is proposed to the secretary."""
 
@@ -200,6 +200,9 @@ def claim_new() -> Response | tuple[str, int]:
     checked = _read_photos(form)
     if not valid or checked is None:
         return _form_page(form, categories, 422)
+    once = consume_once(db.session, form, "member.claim")
+    if once.repeat is not None:
+        return once.repeat
     actor = current_actor()
     try:
         claim = claims.submit_claim(
@@ -215,9 +218,10 @@ def claim_new() -> Response | tuple[str, int]:
         db.session.rollback()
         put_errors(form, error)
         return _form_page(form, categories, 422)
+    once.finish(url_for("member.claim_detail", claim_id=claim.id))
     db.session.commit()
     flash(_("申报已提交。"), "success")
-    return redirect(url_for("member.claim_detail", claim_id=claim.id))
+    return redirect(once.result_url, code=303)
 
 
 @bp.get("/claims/<int:claim_id>")

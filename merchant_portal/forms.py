@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from rewards.forms_once import OnceForm
 from rewards.services.accounts import MIN_PASSWORD_LENGTH
 
 # Long enough for a signed phone token with room to spare; a scanner never types more.
@@ -40,7 +41,7 @@ class VoidForm(FlaskForm):
     )
 
 
-class CashierForm(FlaskForm):
+class CashierForm(OnceForm):
     """Add a cashier account (添加收银员)."""
 
     username = StringField(
@@ -64,7 +65,7 @@ class CashierForm(FlaskForm):
     )
 
 
-class ApiKeyForm(FlaskForm):
+class ApiKeyForm(OnceForm):
     """Create a POS API key (创建密钥) with a label saying which till uses it."""
 
     label = StringField(

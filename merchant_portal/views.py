@@ -25,6 +25,7 @@ from rewards.auth import card_tokens, current_actor, requires_role
 from rewards.clock import business_date
 from rewards.errors import AmountInvalid, DomainError, TokenInvalid, ValidationFailed
 from rewards.extensions import db
+from rewards.forms_once import consume_once, take_secret
 from rewards.models import Role
 from rewards.services import (
     accounts,
@@ -411,6 +412,9 @@ def staff() -> str | Response | tuple[str, int]:
     form = CashierForm()
     status = 200
     if form.validate_on_submit():
+        once = consume_once(db.session, form, "merchant.cashier")
+        if once.repeat is not None:
+            return once.repeat
         try:
             account = accounts.create_account(
                 db.session,
@@ -426,6 +430,7 @@ def staff() -> str | Response | tuple[str, int]:
             form.username.errors = [*form.username.errors, error.message]
             status = 422
         else:
+            once.finish(url_for(".staff"))
             db.session.commit()
             flash(
                 _(
@@ -434,7 +439,7 @@ def staff() -> str | Response | tuple[str, int]:
                 ),
                 "success",
             )
-            return redirect(url_for(".staff"))
+            return redirect(once.result_url, code=303)
     elif request.method == "POST":
         status = 422
     people = merchant_reports.staff_of_merchant(db.session, current_actor(), _merchant_id())
@@ -460,17 +465,35 @@ def api_keys() -> str | tuple[str, int] | Response:
     form = ApiKeyForm()
     status = 200
     if form.validate_on_submit():
+        once = consume_once(db.session, form, "merchant.api_key")
+        if once.repeat is not None:
+            return once.repeat
         api_key, secret = merchants.create_api_key(
             db.session, current_actor(), _merchant_id(), form.label.data
         )
+        # PRG: the key is shown once, by the page this redirects to (a refresh creates nothing).
+        once.finish(url_for(".key_created", key_id=api_key.id, shown=once.token.id), secret=secret)
         db.session.commit()
-        page = render_template("merchant/key_created.html", api_key=api_key, secret=secret)
-        # The key exists only in this response: keep it out of caches and the history.
-        return Response(page, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+        return redirect(once.result_url, code=303)
     if request.method == "POST":
         status = 422
     keys = merchant_reports.api_keys_of_merchant(db.session, current_actor(), _merchant_id())
     return render_template("merchant/keys.html", form=form, keys=keys), status
+
+
+@bp.get("/keys/<int:key_id>/created")
+@back_office
+def key_created(key_id: int) -> Response:
+    """The new key, shown once: a refresh (or the history) shows that it was shown already."""
+    keys = merchant_reports.api_keys_of_merchant(db.session, current_actor(), _merchant_id())
+    api_key = next((key for key in keys if key.id == key_id), None)
+    if api_key is None:
+        abort(404)
+    secret = take_secret(db.session, request.args.get("shown", type=int))
+    db.session.commit()
+    page = render_template("merchant/key_created.html", api_key=api_key, secret=secret)
+    # The key exists only in this response: keep it out of caches and the history.
+    return Response(page, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
 @bp.post("/keys/<int:key_id>/revoke")

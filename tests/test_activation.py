@@ -16,6 +16,7 @@ from rewards.models import Account, ActivationCode, AuditEvent, Role
 from rewards.services import accounts, activation
 from rewards.services.activation import ActivationRefused, normalise_code
 from tests import factories
+from tests.forms import once
 from tests.test_auth import sign_in
 
 NEW_PASSWORD = "a fresh password"
@@ -262,9 +263,13 @@ def test_too_many_wrong_codes_give_the_too_many_attempts_message(client, session
 def test_secretary_issues_codes_and_gets_the_sheet(client, session, world, clock):
     sign_in(client, world.secretary)
     response = client.post(
-        "/community/activation", data={"member_ids": [world.gold.id, world.silver.id]}
+        "/community/activation",
+        data={
+            "member_ids": [world.gold.id, world.silver.id],
+            **once(client, "/community/activation"),
+        },
     )
-    assert response.status_code == 302 and "/community/activation/" in response.location
+    assert response.status_code == 303 and "/community/activation/" in response.location
     sheet = client.get(response.location)
     assert sheet.status_code == 200
     assert sheet.headers["Cache-Control"] == "no-store"
@@ -279,14 +284,19 @@ def test_secretary_issues_codes_and_gets_the_sheet(client, session, world, clock
 
 def test_a_member_page_may_post_one_member(client, session, world):
     sign_in(client, world.secretary)
-    response = client.post("/community/activation", data={"member_ids": str(world.plain.id)})
-    assert response.status_code == 302
+    response = client.post(
+        "/community/activation",
+        data={"member_ids": str(world.plain.id), **once(client, "/community/activation")},
+    )
+    assert response.status_code == 303
     assert client.get(response.location).text.count('class="slip"') == 1
 
 
 def test_issuing_without_a_tick_says_so(client, session, world):
     sign_in(client, world.secretary)
-    response = client.post("/community/activation", data={}, follow_redirects=True)
+    response = client.post(
+        "/community/activation", data=once(client, "/community/activation"), follow_redirects=True
+    )
     assert "请先勾选要生成激活码的党员" in response.text
     assert session.scalar(select(func.count(ActivationCode.id))) == 0
 
@@ -310,7 +320,10 @@ def test_another_communitys_member_or_batch_is_404_on_the_pages(client, session,
     batch = activation.issue_codes(session, world.actor(admin), codes, [outsider.id])
     session.commit()
     sign_in(client, world.secretary)
-    refused = client.post("/community/activation", data={"member_ids": [outsider.id]})
+    refused = client.post(
+        "/community/activation",
+        data={"member_ids": [outsider.id], **once(client, "/community/activation")},
+    )
     assert refused.status_code == 404
     assert client.get(f"/community/activation/{batch}").status_code == 404
     assert "郑外人" not in client.get("/community/activation?q=郑").text

@@ -13,6 +13,7 @@ from rewards.models import Activity, Attendance, EntryKind, LedgerEntry, Role
 from rewards.services import activities
 from tests import factories
 from tests.clock import today
+from tests.forms import once
 from tests.test_auth import sign_in
 
 
@@ -79,13 +80,14 @@ def test_secretary_creates_an_activity_in_own_community(client, session, world, 
     response = client.post(
         "/community/activities/new",
         data={
+            **once(client, "/community/activities/new"),
             "title": "敬老院慰问",
             "category": world.category.id,
             "occurred_on": clock.today.isoformat(),
             "points": "6",
         },
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     made = session.scalar(select(Activity).where(Activity.title == "敬老院慰问"))
     assert made.community_id == world.home.id and made.points == 6
     assert response.location.endswith(f"/community/activities/{made.id}")
@@ -96,6 +98,7 @@ def test_activity_points_above_the_category_maximum_are_refused(client, session,
     response = client.post(
         "/community/activities/new",
         data={
+            **once(client, "/community/activities/new"),
             "title": "敬老院慰问",
             "category": world.category.id,
             "occurred_on": clock.today.isoformat(),
@@ -118,10 +121,11 @@ def test_district_admin_picks_the_community_of_a_new_activity(client, session, w
         "occurred_on": clock.today.isoformat(),
         "points": "5",
     }
+    data |= once(client, "/community/activities/new")
     missing = client.post("/community/activities/new", data=data)
     assert missing.status_code == 422 and "请选择活动所属的社区" in missing.text
     response = client.post("/community/activities/new", data={**data, "community": world.other.id})
-    assert response.status_code == 302
+    assert response.status_code == 303
     made = session.scalar(select(Activity).where(Activity.title == "联合党日"))
     assert made.community_id == world.other.id
     listed_for_other = client.get(f"/community/activities?community={world.other.code}").text

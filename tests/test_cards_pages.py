@@ -14,6 +14,7 @@ from rewards.models import Card, CardStatus, Role
 from rewards.services import cards
 from rewards.services.cards import format_card_number
 from tests import factories
+from tests.forms import minted, once
 from tests.test_auth import sign_in
 
 
@@ -216,8 +217,11 @@ def test_eligible_list_shows_silver_or_better_without_a_card_with_tier(client, s
 def test_bulk_issue_issues_every_ticked_member_and_offers_to_print(client, session, world):
     waiting = eligible(session, world, "赵一", "钱二", "孙三")
     sign_in(client, world.secretary)
-    response = client.post("/community/cards/issue", data={"member_ids": [m.id for m in waiting]})
-    assert response.status_code == 302 and "/community/cards/issued" in response.location
+    response = client.post(
+        "/community/cards/issue",
+        data={"member_ids": [m.id for m in waiting], **once(client, "/community/cards/eligible")},
+    )
+    assert response.status_code == 303 and "/community/cards/issued" in response.location
     issued = client.get(response.location).text
     assert "已为 3 名党员发卡" in issued
     assert all(cards.current_card(session, m.id) is not None for m in waiting)
@@ -230,7 +234,9 @@ def test_bulk_issue_is_all_or_nothing(client, session, world):
     sign_in(client, world.secretary)
     ids = [waiting[0].id, world.gold.id, waiting[1].id]  # gold already holds a card
     response = client.post(
-        "/community/cards/issue", data={"member_ids": ids}, follow_redirects=True
+        "/community/cards/issue",
+        data={"member_ids": ids, **once(client, "/community/cards/eligible")},
+        follow_redirects=True,
     )
     assert f"{world.gold.name}（{world.gold.member_no}）" in response.text
     assert "整批未发卡" in response.text
@@ -240,7 +246,11 @@ def test_bulk_issue_is_all_or_nothing(client, session, world):
 
 def test_bulk_issue_without_a_tick_says_so(client, session, world):
     sign_in(client, world.secretary)
-    response = client.post("/community/cards/issue", data={}, follow_redirects=True)
+    response = client.post(
+        "/community/cards/issue",
+        data=minted(),
+        follow_redirects=True,
+    )
     assert "请先勾选要发卡的党员" in response.text
 
 
@@ -249,7 +259,10 @@ def test_bulk_issue_for_another_communitys_member_is_not_found(client, session, 
     factories.points(session, outsider, 60)
     session.commit()
     sign_in(client, world.secretary)
-    response = client.post("/community/cards/issue", data={"member_ids": [outsider.id]})
+    response = client.post(
+        "/community/cards/issue",
+        data={"member_ids": [outsider.id], **minted()},
+    )
     assert response.status_code == 404
     assert cards.current_card(session, outsider.id) is None
 

@@ -16,6 +16,7 @@ from rewards.models import Account, AuditEvent, Role
 from rewards.services import accounts
 from rewards.services.audit import Actor
 from tests import factories
+from tests.forms import once
 from tests.test_auth import sign_in
 
 WRONG = "not the password"
@@ -317,13 +318,15 @@ def test_creating_a_secretary_shows_the_one_time_password_once_and_it_works_once
     created = client.post(
         "/district/accounts/new",
         data={
+            **once(client, "/district/accounts/new"),
             "role": "secretary",
             "username": "c22-secretary",
             "display_name": "刘书记",
             "community": world.home.code,
         },
     )
-    assert created.status_code == 200
+    assert created.status_code == 303 and "password" not in created.location
+    created = client.get(created.location)
     assert created.headers["Cache-Control"] == "no-store"
     password = re.search(r'data-testid="one-time-password">([^<]+)<', created.text).group(1)
     assert "c22-secretary" in created.text and world.home.name in created.text
@@ -356,7 +359,12 @@ def test_a_refused_new_account_is_shown_next_to_the_field_and_nothing_is_written
     before = session.scalar(select(func.count(Account.id)))
     refused = client.post(
         "/district/accounts/new",
-        data={"role": "secretary", "username": world.secretary.username, "display_name": "重名"},
+        data={
+            **once(client, "/district/accounts/new"),
+            "role": "secretary",
+            "username": world.secretary.username,
+            "display_name": "重名",
+        },
     )
     assert refused.status_code == 422
     assert f"用户名 {world.secretary.username} 已被使用" in refused.text
@@ -369,9 +377,14 @@ def test_opening_an_administrator_from_the_page(client, session, world, admin):
     as_admin(client, admin)
     created = client.post(
         "/district/accounts/new",
-        data={"role": "district_admin", "username": "district-2", "display_name": "区办小张"},
+        data={
+            **once(client, "/district/accounts/new"),
+            "role": "district_admin",
+            "username": "district-2",
+            "display_name": "区办小张",
+        },
     )
-    assert created.status_code == 200
+    assert created.status_code == 303
     account = session.scalar(select(Account).where(Account.username == "district-2"))
     assert account.role is Role.DISTRICT_ADMIN
 

@@ -19,12 +19,14 @@ from rewards.services import accounts, checkout, merchants
 from rewards.services.accounts import ONE_TIME_PASSWORD_VALID
 from rewards.services.audit import Actor
 from tests import factories
+from tests.forms import once
 from tests.test_auth import sign_in
 
 ADMIN = Actor(label="tests-admin", role=Role.DISTRICT_ADMIN)
 REASON = "顾客投诉核查中"
 REFUSAL = f"本店已暂停联盟资格：{REASON}，请联系区里"
 PREVIEW = "/api/v1/checkout/preview"
+NEW_PAGE = "/district/merchants/new"
 NEW = {
     "code": "M131",
     "name": "红星便民超市",
@@ -207,8 +209,9 @@ def test_the_form_proposes_the_next_code_and_the_categories_in_use(client, sessi
 
 def test_the_welcome_sheet_shows_the_password_once_and_is_never_cached(client, session, world):
     signed_in_admin(client, session)
-    response = client.post("/district/merchants/new", data=NEW)
-    assert response.status_code == 200 and response.location is None
+    posted = client.post("/district/merchants/new", data={**once(client, NEW_PAGE), **NEW})
+    assert posted.status_code == 303 and "password" not in posted.location
+    response = client.get(posted.location)
     assert response.headers["Cache-Control"] == "no-store"
     page = text_of(response)
     password = re.search(r'data-testid="password">([a-z0-9]+)<', page).group(1)
@@ -226,7 +229,9 @@ def test_a_refused_form_keeps_the_input_and_says_what_to_fix(client, session, wo
     session.commit()
     signed_in_admin(client, session)
     before = counts(session)
-    response = client.post("/district/merchants/new", data={**NEW, "phone": "12"})
+    response = client.post(
+        "/district/merchants/new", data={**once(client, NEW_PAGE), **NEW, "phone": "12"}
+    )
     assert response.status_code == 422
     page = response.text
     assert 'data-error-for="code"' in page and "M131 已被使用" in page

@@ -31,6 +31,7 @@ from rewards.models import (
 from rewards.services import activities, categories, claims, tiers
 from rewards.services.audit import Actor
 from tests import factories
+from tests.forms import once
 from tests.test_auth import sign_in
 
 ADMIN = Actor(label="tests-admin", role=Role.DISTRICT_ADMIN)
@@ -457,8 +458,11 @@ def test_preview_with_a_bad_threshold_says_so_next_to_the_field(client, session,
 def test_publishing_from_the_page_creates_the_version(client, session, world, clock):
     _admin(session, client)
     day = (clock.today + timedelta(days=7)).isoformat()
-    response = client.post("/district/policy/publish", data=_form(day=day, note="试行"))
-    assert response.status_code == 302
+    response = client.post(
+        "/district/policy/publish",
+        data=_form(day=day, note="试行") | once(client, "/district/policy/new"),
+    )
+    assert response.status_code == 303
     assert response.headers["Location"].endswith("/district/policy")
     latest = tiers.latest_policy(session)
     assert (latest.version, latest.gold_threshold, latest.note) == (2, 150, "试行")
@@ -468,7 +472,9 @@ def test_publishing_from_the_page_creates_the_version(client, session, world, cl
 def test_publishing_is_checked_again_and_refuses_a_past_date(client, session, world, clock):
     _admin(session, client)
     day = (clock.today - timedelta(days=1)).isoformat()
-    response = client.post("/district/policy/publish", data=_form(day=day))
+    response = client.post(
+        "/district/policy/publish", data=_form(day=day) | once(client, "/district/policy/new")
+    )
     assert response.status_code == 422
     assert "不能早于今天" in response.text
     assert _count(session, TierPolicy) == 1
@@ -478,7 +484,13 @@ def test_category_pages_create_change_and_disable(client, session, world):
     _admin(session, client)
     bad = client.post(
         "/district/categories/new",
-        data={"code": "Bad Code", "name": "微心愿", "default_points": "5", "max_points": "3"},
+        data={
+            **once(client, "/district/categories/new"),
+            "code": "Bad Code",
+            "name": "微心愿",
+            "default_points": "5",
+            "max_points": "3",
+        },
     )
     assert bad.status_code == 422
     assert "小写字母" in bad.text and "不能低于默认积分" in bad.text
@@ -486,9 +498,15 @@ def test_category_pages_create_change_and_disable(client, session, world):
 
     made = client.post(
         "/district/categories/new",
-        data={"code": "micro_wish", "name": "微心愿", "default_points": "8", "max_points": "30"},
+        data={
+            **once(client, "/district/categories/new"),
+            "code": "micro_wish",
+            "name": "微心愿",
+            "default_points": "8",
+            "max_points": "30",
+        },
     )
-    assert made.status_code == 302
+    assert made.status_code == 303
     category = session.scalar(select(PointCategory).where(PointCategory.code == "micro_wish"))
 
     changed = client.post(

@@ -17,6 +17,7 @@ from rewards.models import Claim, ClaimPhoto, ClaimStatus, Role
 from rewards.services import claims, photos
 from rewards.services.audit import Actor
 from tests import factories
+from tests.forms import once
 from tests.test_auth import sign_in
 from tests.test_photos import jpeg_with_location
 
@@ -55,6 +56,7 @@ def signed_in_member(client, session, member):  # type: ignore[no-untyped-def]
 
 def post_claim(client, world, clock, files=(), **fields):  # type: ignore[no-untyped-def]
     data = {
+        **once(client, "/member/claims/new"),  # the form's one-time token, as a browser sends it
         "category": str(world.category.id),
         "occurred_on": (clock.today - timedelta(days=2)).isoformat(),
         "description": "帮独居老人打扫卫生",
@@ -103,7 +105,7 @@ def test_a_claim_with_photos_is_kept_pending_with_the_default_points(
         [("现场.jpg", jpeg_with_location()), ("签到表.png", png())],
         points="20",  # the member cannot set points: the category's default is proposed
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     claim = session.scalar(select(Claim))
     assert response.headers["Location"].endswith(f"/member/claims/{claim.id}")
     assert (claim.status, claim.points, claim.member_id) == (ClaimStatus.PENDING, 5, world.gold.id)

@@ -16,6 +16,7 @@ from rewards.models import ApiKey, AuditEvent, Redemption, RedemptionStatus, Rol
 from rewards.services import agreements, cards, checkout, merchant_reports, merchants
 from rewards.services.audit import Actor
 from tests import factories
+from tests.forms import once
 
 PASSWORD = "correct horse"
 
@@ -506,7 +507,11 @@ def test_redemption_list_filters_by_date_and_pages(client, shop, session, clock)
 
 def test_api_key_is_shown_once_then_only_its_prefix(client, shop, session):
     sign_in(client, shop.manager)
-    response = client.post("/merchant/keys", data={"label": "1号收银台"})
+    posted = client.post(
+        "/merchant/keys", data={**once(client, "/merchant/keys"), "label": "1号收银台"}
+    )
+    assert posted.status_code == 303
+    response = client.get(posted.headers["Location"])
     html = page_text(response)
     secret = re.search(r'data-testid="secret">([^<]+)<', html).group(1)
     assert response.headers["Cache-Control"] == "no-store"
@@ -526,13 +531,23 @@ def test_manager_adds_a_cashier_who_can_then_sign_in_until_disabled(client, shop
     sign_in(client, shop.manager)
     response = client.post(
         "/merchant/staff",
-        data={"username": "cashier.wang", "display_name": "王收银", "password": "counter-2024"},
+        data={
+            **once(client, "/merchant/staff"),
+            "username": "cashier.wang",
+            "display_name": "王收银",
+            "password": "counter-2024",
+        },
         follow_redirects=True,
     )
     assert "已添加收银员 王收银" in page_text(response)
     duplicate = client.post(
         "/merchant/staff",
-        data={"username": "cashier.wang", "display_name": "又一个", "password": "counter-2024"},
+        data={
+            **once(client, "/merchant/staff"),
+            "username": "cashier.wang",
+            "display_name": "又一个",
+            "password": "counter-2024",
+        },
     )
     assert duplicate.status_code == 422 and "用户名已被使用" in page_text(duplicate)
     client.post("/logout")

@@ -24,6 +24,7 @@ from rewards.models import (
 from rewards.services import claims, ledger
 from tests import factories
 from tests.clock import today
+from tests.forms import once
 from tests.test_auth import sign_in
 
 HEADER = "member_no,name,phone,joined_on,employer\n"
@@ -259,8 +260,10 @@ def new_member_form(**overrides: str) -> dict[str, str]:
 
 def test_adding_a_member_registers_them_in_the_secretarys_community(client, session, world):
     sign_in(client, world.secretary)
-    response = client.post("/community/members/new", data=new_member_form())
-    assert response.status_code == 302
+    response = client.post(
+        "/community/members/new", data=once(client, "/community/members/new") | new_member_form()
+    )
+    assert response.status_code == 303
     assert response.headers["Location"].endswith("/community/members/YT0100100")
     added = session.scalar(select(Member).where(Member.member_no == "YT0100100"))
     assert (added.community_id, added.phone, added.employer) == (
@@ -286,7 +289,10 @@ def test_adding_refuses_bad_input_next_to_the_field_and_writes_nothing(
 ):
     sign_in(client, world.secretary)
     before = count(session, Member)
-    response = client.post("/community/members/new", data=new_member_form(**overrides))
+    response = client.post(
+        "/community/members/new",
+        data=once(client, "/community/members/new") | new_member_form(**overrides),
+    )
     assert response.status_code == 422
     assert message in field_error(response.text, field)
     assert count(session, Member) == before
@@ -295,7 +301,9 @@ def test_adding_refuses_bad_input_next_to_the_field_and_writes_nothing(
 def test_adding_an_existing_member_number_is_refused_next_to_the_number(client, session, world):
     sign_in(client, world.secretary)
     response = client.post(
-        "/community/members/new", data=new_member_form(member_no=world.gold.member_no)
+        "/community/members/new",
+        data=once(client, "/community/members/new")
+        | new_member_form(member_no=world.gold.member_no),
     )
     assert response.status_code == 422
     assert "党员编号已存在" in field_error(response.text, "member_no")
@@ -306,9 +314,14 @@ def test_admin_adds_a_member_to_the_community_they_pick(client, session, world):
     sign_in(client, admin(session))
     page = client.get("/community/members/new").text
     assert f'value="{world.other.code}"' in page
-    missing = client.post("/community/members/new", data=new_member_form())
+    missing = client.post(
+        "/community/members/new", data=once(client, "/community/members/new") | new_member_form()
+    )
     assert missing.status_code == 422 and "请选择社区" in field_error(missing.text, "community")
-    client.post("/community/members/new", data=new_member_form(community=world.other.code))
+    client.post(
+        "/community/members/new",
+        data=once(client, "/community/members/new") | new_member_form(community=world.other.code),
+    )
     added = session.scalar(select(Member).where(Member.member_no == "YT0100100"))
     assert added.community_id == world.other.id
 

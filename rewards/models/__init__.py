@@ -15,6 +15,7 @@ from rewards.models.claim import (
 )
 from rewards.models.community import Community
 from rewards.models.credentials import AccessToken, ActivationCode
+from rewards.models.form_token import FormToken
 from rewards.models.ledger import (
     CheckpointKind,
     EntryKind,
@@ -50,6 +51,7 @@ __all__ = [
     "ClaimStatus",
     "Community",
     "EntryKind",
+    "FormToken",
     "LedgerCheckpoint",
     "LedgerCheckpointHead",
     "LedgerEntry",

@@ -1,0 +1,65 @@
+"""No double writes from a browser, in a real one: the POS key form after the back button."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from rewards.extensions import db
+from rewards.models import ApiKey
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, Shop, sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+def keys_of(shop: Shop) -> int:
+    with shop.app.app_context():
+        found = db.session.scalar(
+            select(func.count(ApiKey.id)).where(ApiKey.merchant_id == shop.merchant_id)
+        )
+        db.session.remove()
+        return found or 0
+
+
+@pytest.fixture()
+def everyday_browser(playwright_driver):  # type: ignore[no-untyped-def]
+    """Chromium as people run it: with the back-forward cache, which Playwright turns off by
+    default (the back button then shows the form as it was, its one-time token included)."""
+    browser = playwright_driver.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=CHROMIUM_ARGS,
+        headless=True,
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
+    yield browser
+    browser.close()
+
+
+def test_reload_and_back_button_resubmit_never_create_a_second_pos_key(
+    everyday_browser, live_shop: Shop
+):
+    context = everyday_browser.new_context(viewport=VIEWPORTS["desktop"], locale="zh-CN")
+    page = context.new_page()
+    sign_in(page, live_shop, live_shop.manager)
+    page.goto(f"{live_shop.url}/merchant/keys")
+    page.fill("#label", "1号收银台")
+    page.click("form >> text=创建")
+    secret = page.inner_text("[data-testid=secret]")
+    assert secret.startswith("rpk_") and "/merchant/keys/" in page.url
+    assert keys_of(live_shop) == 1
+
+    page.reload()  # refresh the "key created" page: a GET, no new key, no secret
+    assert page.locator("[data-testid=secret]").count() == 0
+    assert secret not in page.content() and "已经显示过一次" in page.inner_text("main")
+    assert keys_of(live_shop) == 1
+
+    # Back to the form as it was submitted (restored, so no "load" event), and 创建 again.
+    page.go_back(wait_until="commit")
+    page.wait_for_selector("#label")
+    assert page.url.endswith("/merchant/keys")
+    assert page.input_value("#label") == "1号收银台"  # the page as it was, not a new form
+    page.click("form >> text=创建")
+    assert "此表单已提交过" in page.inner_text("main")
+    assert page.locator("[data-testid=secret]").count() == 0
+    assert keys_of(live_shop) == 1
+    context.close()
