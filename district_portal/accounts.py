@@ -1,6 +1,7 @@
 """The district's accounts office (账号管理): every sign-in account by role, community and merchant,
 searched by username or name; open a secretary's or another administrator's account with a
-one-time password (一次性密码); reset a password; disable and enable; lift a sign-in lock.
+one-time password (一次性密码); reset a password; disable and enable; clear the failed
+sign-ins slowing a username (解除登录限制).
 
 A one-time password is shown once, as a slip to print and hand over (never in a URL, never
 cached); only its hash is kept. A new account's slip is the page its POST redirects to
@@ -264,9 +265,9 @@ def account_enable(account_id: int, action: str) -> Response:
 @bp.post("/accounts/<int:account_id>/unlock")
 @district_admin
 def account_unlock(account_id: int) -> Response:
-    """Lift a lock left by failed sign-ins (解除锁定): the person can sign in at once."""
+    """Clear the failed sign-ins slowing a username, from every address (解除登录限制)."""
     row = _row(account_id)
     accounts.unlock(db.session, current_actor(), row.account.id)
     db.session.commit()
-    flash(_("已解除 %(u)s 的登录锁定，现在即可登录。", u=row.account.username), "success")
+    flash(_("已解除 %(u)s 的登录限制，任何地址现在即可登录。", u=row.account.username), "success")
     return redirect(url_for(".account_detail", account_id=row.account.id))

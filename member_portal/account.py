@@ -15,7 +15,7 @@ from wtforms import Field, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from member_portal import bp
-from rewards.auth import current_actor, record_failed_sign_in, requires_role, sign_in_throttled
+from rewards.auth import current_actor, record_failed_sign_in, requires_role, sign_in_wait
 from rewards.errors import DomainError
 from rewards.extensions import db
 from rewards.models import CLAIM_STATUS_LABELS, Role
@@ -83,8 +83,9 @@ def password() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _password_page(form, 422 if form.errors else 200)
     username = current_user.username
-    if sign_in_throttled(db.session, username):
-        _refuse(form.current_password, _("密码输错次数过多，请 15 分钟后再试。"))
+    wait = sign_in_wait(db.session, username)
+    if wait:  # refused unchecked, like a sign-in during its wait
+        _refuse(form.current_password, accounts.AttemptsDelayed(wait, "密码输错次数过多").message)
         return _password_page(form, 429)
     if accounts.authenticate(db.session, username, form.current_password.data or "") is None:
         record_failed_sign_in(db.session, username)

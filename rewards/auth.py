@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import Forbidden
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -48,11 +50,12 @@ HOME_ENDPOINTS = {
     Role.MERCHANT_MANAGER: "merchant.home",
 }
 
-# Sign-in throttling: this many failures for one username within the window locks it briefly;
-# an administrator's unlock (or a password reset) clears the failures before it. The rule
-# lives in services/accounts.py, which the district's accounts list reads too.
-MAX_FAILED_SIGN_INS = accounts.MAX_FAILED_SIGN_INS
-FAILED_SIGN_IN_WINDOW = accounts.FAILED_SIGN_IN_WINDOW
+# Sign-in throttling (docs/security.md): per username and client address, growing delays after
+# a few failures; per username, a ceiling that slows unfamiliar addresses but never refuses an
+# address without failures of its own. The rule lives in services/accounts.py, which the token
+# endpoint and the district's accounts list read too. The client address is
+# ``request.remote_addr``: behind a reverse proxy, configure ProxyFix (docs/security.md), never
+# trust X-Forwarded-For as it comes.
 FAILED_SIGN_IN_ACTION = accounts.SIGN_IN_FAILED
 
 
@@ -118,20 +121,31 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _throttle_label(username: str) -> str:
-    return accounts.throttle_label(username)
+def request_address() -> str:
+    """The client address attempts are counted under: ``request.remote_addr`` (ProxyFix, when
+    configured, sets it from the proxy's header)."""
+    return accounts.client_address(request.remote_addr)
+
+
+def sign_in_wait(session: Session, username: str, now: datetime | None = None) -> timedelta:
+    """How long a sign-in for ``username`` from this request's address must still wait."""
+    return accounts.sign_in_wait(session, username, request_address(), now)
 
 
 def sign_in_throttled(session: Session, username: str, now: datetime | None = None) -> bool:
-    """True when ``username`` has had too many failed sign-ins within the window (not counting
-    those before an administrator's unlock)."""
-    return accounts.failed_sign_ins(session, username, now) >= MAX_FAILED_SIGN_INS
+    """True when a sign-in for ``username`` from this request's address must wait."""
+    return sign_in_wait(session, username, now) > timedelta(0)
 
 
 def record_failed_sign_in(session: Session, username: str) -> None:
-    """Count a failed sign-in against ``username`` (the page and the API count together)."""
-    actor = Actor(label=_throttle_label(username))
-    record(session, actor, FAILED_SIGN_IN_ACTION, "account", None, ip=request.remote_addr)
+    """Count a failed sign-in against ``username`` from this request's address (the page and
+    the API count together)."""
+    accounts.record_sign_in_failure(session, username, request_address())
+
+
+def delayed_headers(error: accounts.AttemptsDelayed) -> dict[str, str]:
+    """The ``Retry-After`` header of a refusal during a wait."""
+    return {"Retry-After": str(error.retry_after)}
 
 
 @bp.get("/")
@@ -142,15 +156,18 @@ def index() -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def sign_in() -> Response | str | tuple[str, int]:
+def sign_in() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
     form = SignInForm()
     if form.validate_on_submit():
         username = form.username.data or ""
-        if sign_in_throttled(db.session, username):
-            flash(_("登录失败次数过多，请 15 分钟后再试。"), "error")
-            return render_template("auth/sign_in.html", form=form), 429
+        wait = sign_in_wait(db.session, username)
+        if wait:  # refused before the password is looked at; not another failure
+            delayed = accounts.AttemptsDelayed(wait)
+            flash(delayed.message, "error")
+            page = render_template("auth/sign_in.html", form=form)
+            return page, 429, delayed_headers(delayed)
         account = accounts.authenticate(db.session, username, form.password.data or "")
         if account is None:
             record_failed_sign_in(db.session, username)
@@ -161,7 +178,10 @@ def sign_in() -> Response | str | tuple[str, int]:
             flash(refusal, "error")
             return render_template("auth/sign_in.html", form=form), 403
         else:
-            record(db.session, Actor.for_account(account), "account.sign_in", "account", account.id)
+            actor = Actor.for_account(account)
+            record(
+                db.session, actor, "account.sign_in", "account", account.id, ip=request_address()
+            )
             db.session.commit()
             login_user(account)
             return redirect(safe_next(request.args.get("next")) or home_url(account))
@@ -195,6 +215,13 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
     app.register_error_handler(CSRFError, _csrf_refused)
     app.register_blueprint(bp)
+    # Sign-in throttling counts per client address: behind reverse proxies, say how many, so
+    # that ``request.remote_addr`` is the client's (X-Forwarded-For is never trusted otherwise).
+    proxies = int(
+        app.config.get("REWARDS_TRUSTED_PROXIES") or os.environ.get("REWARDS_TRUSTED_PROXIES") or 0
+    )
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
 
 # -- first sign-in with an activation code (首次登录 · 激活码) -----------------------------------
@@ -231,7 +258,7 @@ class ActivationForm(FlaskForm):
 
 
 @bp.route("/activate", methods=["GET", "POST"])
-def activate() -> Response | str | tuple[str, int]:
+def activate() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """A member sets their password with the activation code from the community, and is in."""
     form = ActivationForm()
     if not form.validate_on_submit():
@@ -239,15 +266,20 @@ def activate() -> Response | str | tuple[str, int]:
     member_no = form.member_no.data or ""
     try:
         account = activation.activate(
-            db.session, member_no, form.code.data or "", form.password.data or ""
+            db.session,
+            member_no,
+            form.code.data or "",
+            form.password.data or "",
+            address=request_address(),
         )
     except TooManyAttempts as error:
         db.session.rollback()
         flash(error.message, "error")
-        return render_template("auth/activate.html", form=form), 429
+        headers = delayed_headers(error) if isinstance(error, accounts.AttemptsDelayed) else {}
+        return render_template("auth/activate.html", form=form), 429, headers
     except activation.ActivationRefused as error:
         db.session.rollback()
-        activation.record_failure(db.session, member_no)  # counts towards the throttle
+        activation.record_failure(db.session, member_no, address=request_address())
         db.session.commit()
         form.code.errors.append(error.message)
         return render_template("auth/activate.html", form=form), 422

@@ -17,8 +17,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from rewards.api_contract import Blueprint, document_operation, request_refused
-from rewards.auth import record_failed_sign_in, sign_in_throttled
-from rewards.errors import DomainError, Forbidden, TooManyAttempts, Unauthorized
+from rewards.auth import delayed_headers, record_failed_sign_in, request_address, sign_in_wait
+from rewards.errors import DomainError, Forbidden, Unauthorized
 from rewards.extensions import api, csrf, db
 from rewards.models import PointCategory, Role
 from rewards.schemas import CategorySchema, TokenRequestSchema, TokenSchema
@@ -47,7 +47,10 @@ ERROR_STATUSES = {
     404: "not_found：找不到该记录，或它不在本社区（其他社区的记录一律报告为不存在）。",
     409: "conflict：与已有记录冲突。",
     422: "invalid：字段缺失、类型不对、取值不合规则或有多余字段；details.fields 列出各字段的问题。",
-    429: "too_many_attempts：该用户名登录失败次数过多，请 15 分钟后再试。",
+    429: (
+        "too_many_attempts：这个用户名从本地址登录失败次数过多，须等待后再试；"
+        "响应头 Retry-After 和 details.retry_after 给出须等待的秒数。"
+    ),
 }
 
 
@@ -139,26 +142,31 @@ blp.errorhandler(HTTPException)(request_refused)
     summary="登录，换取令牌",
     description=(
         "用用户名和密码换取登录令牌（只返回这一次，服务器只存它的摘要）。"
-        "同一用户名 15 分钟内失败 10 次即暂时锁定（429），网页登录和本接口合并计数。"
+        "同一用户名从同一地址 15 分钟内失败 5 次后，每次再试须等待 1 秒、2 秒、4 秒……"
+        "（最长 15 分钟）；等待期内的请求返回 429，不校验密码，带 Retry-After。"
+        "网页登录和本接口合并计数；别的地址上的正确密码不受影响。"
     ),
     notes={401: "unauthorized：用户名或密码不正确，或账号已停用。"},
     signed_in=False,
 )
-def sign_in(args: dict[str, Any]) -> IssuedToken:
+def sign_in(args: dict[str, Any]) -> IssuedToken | tuple[Response, int, dict[str, str]]:
     """Sign in for a bearer token (登录).
 
-    The token is shown once; only its hash is stored. Ten failures for one username within 15
-    minutes lock it briefly (429), on this API and the sign-in page alike.
+    The token is shown once; only its hash is stored. Failures count with the sign-in page's,
+    per username and client address: after a few, each further attempt from that address
+    waits longer (429 ``too_many_attempts`` with ``Retry-After``, the password unchecked).
     """
     username, password = args["username"], args["password"]
-    if sign_in_throttled(db.session, username):
-        raise TooManyAttempts("登录失败次数过多，请 15 分钟后再试。")
+    wait = sign_in_wait(db.session, username)
+    if wait:
+        delayed = accounts.AttemptsDelayed(wait)
+        return jsonify(delayed.to_dict()), delayed.status, delayed_headers(delayed)
     account = accounts.authenticate(db.session, username, password)
     if account is None:
         record_failed_sign_in(db.session, username)
         db.session.commit()
         raise Unauthorized("用户名或密码不正确；账号如已停用，请联系社区或区管理员。")
-    issued = api_tokens.issue_token(db.session, account)
+    issued = api_tokens.issue_token(db.session, account, ip=request_address())
     db.session.commit()
     return issued
 

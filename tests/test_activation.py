@@ -14,11 +14,13 @@ from rewards.clock import BUSINESS_TZ
 from rewards.errors import NotFound, TooManyAttempts, ValidationFailed
 from rewards.models import Account, ActivationCode, AuditEvent, Role
 from rewards.services import accounts, activation
+from rewards.services.accounts import FREE_FAILURES_PER_ADDRESS
 from rewards.services.activation import ActivationRefused, normalise_code
 from tests import factories
 from tests.forms import once
 from tests.test_auth import sign_in
 
+HERE = "203.0.113.7"
 NEW_PASSWORD = "a fresh password"
 
 
@@ -168,18 +170,33 @@ def test_a_short_password_is_refused_and_the_code_is_kept(session, world, codes)
     assert len(activation.batch_slips(session, world.actor(world.secretary), codes, batch)) == 1
 
 
-def test_activation_is_throttled_after_ten_failures(session, world, codes, clock):
+def test_activation_attempts_are_slowed_per_member_number_and_address(session, world, codes, clock):
     _, printed = issue(session, world, codes, world.gold)
-    for _ in range(activation.MAX_FAILED_ATTEMPTS):
-        activation.record_failure(session, world.gold.member_no.lower())
+    code = printed[world.gold.member_no]
+    for _ in range(10):
+        activation.record_failure(session, world.gold.member_no.lower(), address=HERE)
     session.commit()
-    with pytest.raises(TooManyAttempts):
-        activation.activate(
-            session, world.gold.member_no, printed[world.gold.member_no], NEW_PASSWORD
-        )
+    with pytest.raises(TooManyAttempts) as refused:  # 32 s after the tenth failure
+        activation.activate(session, world.gold.member_no, code, NEW_PASSWORD, address=HERE)
+    assert refused.value.details == {"retry_after": 32}
     session.rollback()
-    clock.advance(minutes=16)  # the window has passed
-    activation.activate(session, world.gold.member_no, printed[world.gold.member_no], NEW_PASSWORD)
+    clock.advance(seconds=32)
+    activation.activate(session, world.gold.member_no, code, NEW_PASSWORD, address=HERE)
+
+
+def test_wrong_codes_from_one_address_never_stop_the_right_code_from_another(session, world, codes):
+    _, printed = issue(session, world, codes, world.gold)
+    for _ in range(100):
+        activation.record_failure(session, world.gold.member_no, address=HERE)
+    session.commit()
+    code = printed[world.gold.member_no]
+    with pytest.raises(TooManyAttempts):
+        activation.activate(session, world.gold.member_no, code, NEW_PASSWORD, address=HERE)
+    session.rollback()
+    account = activation.activate(
+        session, world.gold.member_no, code, NEW_PASSWORD, address="198.51.100.20"
+    )
+    assert account.username == world.gold.member_no
 
 
 def test_the_database_never_holds_the_plain_code(session, world, codes):
@@ -249,15 +266,24 @@ def test_mismatched_passwords_keep_the_code(client, session, world, codes):
     assert len(activation.batch_slips(session, world.actor(world.secretary), codes, batch)) == 1
 
 
-def test_too_many_wrong_codes_give_the_too_many_attempts_message(client, session, world, codes):
+def test_too_many_wrong_codes_from_one_address_make_it_wait_with_429(client, session, world, codes):
     _, printed = issue(session, world, codes, world.gold)
-    for _ in range(activation.MAX_FAILED_ATTEMPTS):
-        client.post("/activate", data=activate_form(world.gold.member_no, "ABCDE-FGHJK"))
-    response = client.post(
-        "/activate", data=activate_form(world.gold.member_no, printed[world.gold.member_no])
-    )
-    assert response.status_code == 429 and "尝试次数过多" in response.text
+    here = {"REMOTE_ADDR": HERE}
+    for _ in range(FREE_FAILURES_PER_ADDRESS):
+        wrong = activate_form(world.gold.member_no, "ABCDE-FGHJK")
+        assert client.post("/activate", data=wrong, environ_overrides=here).status_code == 422
+    right = activate_form(world.gold.member_no, printed[world.gold.member_no])
+    response = client.post("/activate", data=right, environ_overrides=here)
+    assert response.status_code == 429 and "尝试次数过多，请 1 秒后再试" in response.text
+    assert response.headers["Retry-After"] == "1"
     assert session.scalar(select(Account).where(Account.member_id == world.gold.id)) is None
+    failed = session.scalars(
+        select(AuditEvent.details).where(AuditEvent.action == activation.FAILED_ACTION)
+    ).all()
+    assert failed == [{"ip": HERE}] * FREE_FAILURES_PER_ADDRESS  # the refusal is not counted
+    # Another address is not made to wait.
+    other = {"REMOTE_ADDR": "198.51.100.20"}
+    assert client.post("/activate", data=right, environ_overrides=other).status_code == 302
 
 
 def test_secretary_issues_codes_and_gets_the_sheet(client, session, world, clock):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -12,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from rewards import create_app
-from rewards.auth import MAX_FAILED_SIGN_INS, safe_next, sign_in_throttled
+from rewards.auth import FAILED_SIGN_IN_ACTION, safe_next
 from rewards.config import load_settings
 from rewards.extensions import db
 from rewards.models import Account, AuditEvent, Role
@@ -225,32 +224,154 @@ def test_sign_ins_are_audited_success_and_failure(client, session, world):
     assert actions[-2:] == ["account.sign_in_failed", "account.sign_in"]
 
 
-def test_sign_in_is_refused_after_too_many_failures_for_that_username(client, session, world):
-    for _ in range(MAX_FAILED_SIGN_INS):
-        sign_in(client, world.secretary, password="not the password")
-    refused = sign_in(client, world.secretary)  # the right password, but locked for now
+# -- sign-in throttling (docs/security.md) ------------------------------------------------------
+
+HERE = "203.0.113.7"
+THERE = "198.51.100.20"
+WRONG = "not the password"
+
+
+def sign_in_from(client: FlaskClient, address: str, account: Account, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    """POST the sign-in form as ``account`` from the client address ``address``."""
+    return client.post(
+        "/login",
+        data={"username": account.username, "password": password},
+        environ_overrides={"REMOTE_ADDR": address},
+    )
+
+
+def failures(session, username: str) -> int:  # type: ignore[no-untyped-def]
+    return session.scalar(
+        select(func.count(AuditEvent.id)).where(
+            AuditEvent.action == FAILED_SIGN_IN_ACTION,
+            AuditEvent.actor_label == accounts.throttle_label(username),
+        )
+    )
+
+
+def fail_from(session, username: str, addresses: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Record one failed sign-in for ``username`` from each of ``addresses`` (an attacker's)."""
+    for address in addresses:
+        accounts.record_sign_in_failure(session, username, address)
+    session.commit()
+
+
+def test_failures_are_recorded_with_the_client_address(client, session, world):
+    assert sign_in_from(client, HERE, world.secretary, WRONG).status_code == 200
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == FAILED_SIGN_IN_ACTION))
+    assert event.details == {"ip": HERE}
+    assert sign_in_from(client, HERE, world.secretary).status_code == 302
+    success = session.scalar(select(AuditEvent).where(AuditEvent.action == "account.sign_in"))
+    assert success.details == {"ip": HERE}
+
+
+def test_delays_grow_per_username_and_address(client, session, world, clock):
+    for _ in range(accounts.FREE_FAILURES_PER_ADDRESS):  # the first five are only checked
+        assert WRONG_LOGIN in sign_in_from(client, HERE, world.secretary, WRONG).text
+    for seconds in (1, 2, 4, 8):
+        refused = sign_in_from(client, HERE, world.secretary, WRONG)
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == str(seconds)
+        assert f"请 {seconds} 秒后再试" in refused.text
+        clock.advance(seconds=seconds - 0.5)
+        assert sign_in_from(client, HERE, world.secretary, WRONG).status_code == 429
+        clock.advance(seconds=0.5)  # the wait is over: checked, and one more failure
+        assert WRONG_LOGIN in sign_in_from(client, HERE, world.secretary, WRONG).text
+    # Another username from the same address, and this one from another, are not slowed.
+    assert sign_in_from(client, HERE, world.manager).headers["Location"] == "/merchant/"
+    client.post("/logout")
+    assert sign_in_from(client, THERE, world.secretary).headers["Location"] == "/community/"
+
+
+def test_delays_are_capped_at_fifteen_minutes_and_the_failures_then_age_out(
+    client, session, world, clock
+):
+    fail_from(session, world.secretary.username, [HERE] * 30)
+    refused = sign_in_from(client, HERE, world.secretary)
+    assert refused.headers["Retry-After"] == "900"
+    assert "请 15 分钟后再试" in refused.text
+    clock.advance(minutes=15, seconds=1)  # out of the window: nothing counts any more
+    assert sign_in_from(client, HERE, world.secretary).status_code == 302
+
+
+def test_an_attempt_during_the_delay_is_refused_unchecked(client, session, world, clock):
+    fail_from(session, world.secretary.username, [HERE] * accounts.FREE_FAILURES_PER_ADDRESS)
+    before = failures(session, world.secretary.username)
+    refused = sign_in_from(client, HERE, world.secretary)  # the right password, too soon
     assert refused.status_code == 429
     assert "登录失败次数过多" in refused.text
-    assert client.get("/community/").status_code == 302
-    assert sign_in(client, world.manager).headers["Location"] == "/merchant/"  # others unaffected
+    assert client.get("/community/").status_code == 302  # not signed in
+    assert sign_in_from(client, HERE, world.secretary, WRONG).status_code == 429
+    assert failures(session, world.secretary.username) == before  # not another failure
+    clock.advance(seconds=1)
+    assert sign_in_from(client, HERE, world.secretary).status_code == 302
 
 
-def test_old_failures_stop_counting_after_the_window(session, world, clock):
-    username = world.secretary.username
-    for _ in range(MAX_FAILED_SIGN_INS):
-        session.add(
-            AuditEvent(
-                recorded_at=clock.now,
-                actor_label=f"sign-in:{username}",
-                action="account.sign_in_failed",
-                object_type="account",
-                details={},
-            )
-        )
-    session.commit()
-    assert sign_in_throttled(session, username)
-    assert not sign_in_throttled(session, username, now=clock.now + timedelta(minutes=16))
-    assert not sign_in_throttled(session, world.manager.username)
+def test_wrong_passwords_from_one_address_never_lock_out_the_right_password_from_another(
+    client, session, world
+):
+    fail_from(session, world.cashier.username, [HERE] * 200)
+    assert sign_in_from(client, HERE, world.cashier).status_code == 429
+    assert sign_in_from(client, THERE, world.cashier).headers["Location"] == "/merchant/"
+
+
+def test_the_username_ceiling_slows_unfamiliar_addresses_and_never_refuses_a_clean_one(
+    client, session, world, clock
+):
+    botnet = [f"192.0.2.{n}" for n in range(accounts.USERNAME_CEILING)]
+    fail_from(session, world.cashier.username, botnet)  # one failure each: none waits yet
+    # The real person, from an address without failures of its own, signs in.
+    assert sign_in_from(client, THERE, world.cashier).status_code == 302
+    client.post("/logout")
+    # Past the ceiling an unfamiliar address waits after its first failure (5 s, 10 s …) …
+    assert WRONG_LOGIN in sign_in_from(client, HERE, world.cashier, WRONG).text
+    refused = sign_in_from(client, HERE, world.cashier, WRONG)
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "5"
+    clock.advance(seconds=5)
+    assert WRONG_LOGIN in sign_in_from(client, HERE, world.cashier, WRONG).text
+    assert sign_in_from(client, HERE, world.cashier).headers["Retry-After"] == "10"
+    # … while an address the account signed in from keeps its five free failures.
+    for _ in range(accounts.FREE_FAILURES_PER_ADDRESS):
+        assert WRONG_LOGIN in sign_in_from(client, THERE, world.cashier, WRONG).text
+    assert sign_in_from(client, THERE, world.cashier).status_code == 429
+
+
+def test_a_sign_in_from_an_address_clears_that_addresses_failures(client, session, world):
+    fail_from(session, world.secretary.username, [HERE] * (accounts.FREE_FAILURES_PER_ADDRESS - 1))
+    assert sign_in_from(client, HERE, world.secretary).status_code == 302
+    client.post("/logout")
+    for _ in range(accounts.FREE_FAILURES_PER_ADDRESS):
+        assert WRONG_LOGIN in sign_in_from(client, HERE, world.secretary, WRONG).text
+    assert sign_in_from(client, HERE, world.secretary).status_code == 429
+
+
+@pytest.mark.parametrize(("proxies", "counted_as"), [(None, "127.0.0.1"), (1, HERE)])
+def test_x_forwarded_for_is_trusted_only_when_the_proxies_are_configured(
+    app, session, world, proxies, counted_as
+):
+    settings = {key: app.config[key] for key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY")}
+    other = create_app(
+        {"TESTING": True, "WTF_CSRF_ENABLED": False, "REWARDS_TRUSTED_PROXIES": proxies, **settings}
+    )
+    client = SecondAppClient(other, other.response_class, use_cookies=True)
+    client.post(
+        "/login",
+        data={"username": world.secretary.username, "password": WRONG},
+        headers={"X-Forwarded-For": HERE},
+        environ_overrides={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    db.session.commit()
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == FAILED_SIGN_IN_ACTION))
+    assert event.details == {"ip": counted_as}
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_delay_after_doubles_from_the_first_delay_up_to_the_cap():
+    assert [accounts.delay_after(n).total_seconds() for n in range(4, 9)] == [0, 1, 2, 4, 8]
+    assert accounts.delay_after(10_000) == accounts.MAX_DELAY
+    assert accounts.wait_in_words(59) == "59 秒" and accounts.wait_in_words(61) == "2 分钟"
 
 
 # -- CSRF, on an app where it is enabled (the shared test app turns it off) -----------------

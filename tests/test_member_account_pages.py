@@ -10,9 +10,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from rewards.auth import MAX_FAILED_SIGN_INS
 from rewards.models import Account, AuditEvent, Role
 from rewards.services import accounts, checkout, claims
+from rewards.services.accounts import FREE_FAILURES_PER_ADDRESS
 from rewards.services.audit import Actor
 from tests import factories
 from tests.clock import today
@@ -127,11 +127,11 @@ def test_the_new_password_must_differ_from_the_current_one(client, session, me):
 
 def test_guessing_the_current_password_is_throttled_like_sign_in(client, session, me):
     sign_in(client, me)
-    for n in range(MAX_FAILED_SIGN_INS):
+    for n in range(FREE_FAILURES_PER_ADDRESS):
         assert change(client, f"guess number {n}", NEW_PASSWORD).status_code == 422
-    response = change(client, PASSWORD, NEW_PASSWORD)  # even the right one, for a while
+    response = change(client, PASSWORD, NEW_PASSWORD)  # even the right one, until the wait ends
     assert response.status_code == 429
-    assert "过多" in field_error(response.text, "current_password")
+    assert "过多，请 1 秒后再试" in field_error(response.text, "current_password")
     assert audited(session, "account.password") == 0
 
 

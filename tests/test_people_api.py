@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rewards.auth import FAILED_SIGN_IN_ACTION, MAX_FAILED_SIGN_INS
+from rewards.auth import FAILED_SIGN_IN_ACTION
 from rewards.models import (
     AccessToken,
     Account,
@@ -26,6 +26,7 @@ from rewards.models import (
     Role,
 )
 from rewards.services import accounts, activities, api_tokens, cards, claims
+from rewards.services.accounts import FREE_FAILURES_PER_ADDRESS
 from tests import factories
 from tests.clock import today
 from tests.test_api import assert_error, bearer, new_key
@@ -150,25 +151,35 @@ def test_wrong_password_and_unknown_user_are_the_same_401_and_count_as_failures(
     assert session.scalar(select(func.count()).select_from(AccessToken)) == 0
 
 
-def test_too_many_failures_for_a_username_are_refused_even_with_the_right_password(
+HERE = {"REMOTE_ADDR": "203.0.113.7"}
+THERE = {"REMOTE_ADDR": "198.51.100.20"}
+
+
+def test_the_token_endpoint_shares_the_limits_with_429_too_many_attempts(
     client, world, session, clock
 ):
-    wrong = {"username": world.secretary.username, "password": "nope"}
-    for _ in range(MAX_FAILED_SIGN_INS):
-        assert client.post(TOKEN, json=wrong).status_code == 401
-    right = {"username": world.secretary.username, "password": PASSWORD}
-    assert_error(client.post(TOKEN, json=right), 429, "too_many_attempts")
+    username = world.secretary.username
+    wrong = {"username": username, "password": "nope"}
+    right = {"username": username, "password": PASSWORD}
+    for _ in range(3):  # the page and the API count together, per address
+        client.post("/login", data=wrong, environ_overrides=HERE)
+    for _ in range(FREE_FAILURES_PER_ADDRESS - 3):
+        assert client.post(TOKEN, json=wrong, environ_overrides=HERE).status_code == 401
+    refused = client.post(TOKEN, json=right, environ_overrides=HERE)  # unchecked during the wait
+    body = assert_error(refused, 429, "too_many_attempts")
+    assert refused.headers["Retry-After"] == "1"
+    assert body["details"] == {"retry_after": 1}
+    assert "请 1 秒后再试" in body["message"]
     assert session.scalar(select(func.count()).select_from(AccessToken)) == 0
-    # The lock is brief: after the window the right password works again.
-    clock.advance(minutes=16)
-    assert client.post(TOKEN, json=right).status_code == 200
-
-
-def test_failures_on_the_sign_in_page_count_towards_the_same_throttle(client, world, session):
-    for _ in range(MAX_FAILED_SIGN_INS):
-        client.post("/login", data={"username": world.secretary.username, "password": "nope"})
-    right = {"username": world.secretary.username, "password": PASSWORD}
-    assert_error(client.post(TOKEN, json=right), 429, "too_many_attempts")
+    # The page refuses the same address too; another address gets its token.
+    assert client.post("/login", data=right, environ_overrides=HERE).status_code == 429
+    assert client.post(TOKEN, json=right, environ_overrides=THERE).status_code == 200
+    clock.advance(seconds=1)
+    assert client.post(TOKEN, json=right, environ_overrides=HERE).status_code == 200
+    issued = session.scalars(
+        select(AuditEvent.details).where(AuditEvent.action == "api_token.issue")
+    ).all()
+    assert [d["ip"] for d in issued] == ["198.51.100.20", "203.0.113.7"]
 
 
 def test_disabled_account_cannot_sign_in_and_its_tokens_stop_working(client, world, session):

@@ -1,11 +1,12 @@
 """Accounts: creation with a role and scope, password sign-in (argon2id), enabling/disabling,
-one-time passwords, the sign-in throttle and the district's accounts office (账号管理)."""
+one-time passwords, sign-in throttling and the district's accounts office (账号管理)."""
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rewards.clock import utcnow
-from rewards.errors import Conflict, NotFound, ValidationFailed
+from rewards.errors import Conflict, NotFound, TooManyAttempts, ValidationFailed
 from rewards.models import Account, AuditEvent, Community, Member, Merchant, Role
 from rewards.services.audit import Actor, record, require_community, require_merchant, require_role
 from rewards.services.paging import DEFAULT_PAGE_SIZE, Page, paginate
@@ -212,44 +213,113 @@ def reset_password(
     return password
 
 
-# -- the district's accounts office (账号管理) ------------------------------------------------
+# -- sign-in throttling (登录限速) -------------------------------------------------------------
 #
-# The sign-in throttle (登录锁定) lives here so that the sign-in pages, the people API and the
-# accounts list read one rule: MAX_FAILED_SIGN_INS failures for one username within the window
-# lock it; failures recorded before the account's latest unlock, password reset or creation
-# (by the log's order of recording) no longer count, so an administrator's unlock lets the
-# person in at once, and ten new failures lock the username again.
+# The rule lives here so that the sign-in page, the people API's token endpoint, the member's
+# password page and the district's accounts list read one rule (docs/security.md, "Sign-in
+# throttling"). Failures are audit events (SIGN_IN_FAILED under the label ``sign-in:<username>``
+# with the client address in ``details.ip``), so every gunicorn worker sees the same counts.
+#
+# - Per (username, address): FREE_FAILURES_PER_ADDRESS failures within THROTTLE_WINDOW cost
+#   nothing; after that each failure from that address makes the next attempt for that username
+#   from that address wait FIRST_DELAY, then twice as long each time, up to MAX_DELAY. An
+#   attempt during the wait is refused (429) without looking at the password, and is not
+#   another failure. A successful sign-in from an address clears that address's failures.
+# - Per username (all addresses): past USERNAME_CEILING failures within the window, an address
+#   the account has not signed in from within KNOWN_ADDRESS_MEMORY gets CEILING_FREE_FAILURES
+#   free failure and then waits from CEILING_FIRST_DELAY, doubling. An address with no failures
+#   of its own is never made to wait, so the right password always gets in from an address the
+#   attacker has not used: the ceiling slows guessers, it never locks the username.
+# - Failures before the account's latest unlock (解除限制), password reset, activation or
+#   creation no longer count, for every address.
 
-MAX_FAILED_SIGN_INS = 10
-FAILED_SIGN_IN_WINDOW = timedelta(minutes=15)
+THROTTLE_WINDOW = timedelta(minutes=15)
+FREE_FAILURES_PER_ADDRESS = 5
+FIRST_DELAY = timedelta(seconds=1)
+MAX_DELAY = timedelta(minutes=15)
+USERNAME_CEILING = 50
+CEILING_FREE_FAILURES = 1
+CEILING_FIRST_DELAY = timedelta(seconds=5)
+KNOWN_ADDRESS_MEMORY = timedelta(days=90)
+UNKNOWN_ADDRESS = "unknown"
+
 SIGN_IN_FAILED = "account.sign_in_failed"
+SIGN_IN_SUCCEEDED = ("account.sign_in", "api_token.issue")
 UNLOCK = "account.unlock"
-LOCK_CLEARING_ACTIONS = (UNLOCK, "account.reset_password", "account.create")
-
-# What the accounts list can show by state (状态).
-ACCOUNT_STATES = {
-    "enabled": "正常",
-    "disabled": "已停用",
-    "locked": "登录锁定中",
-    "one_time": "须修改密码",
-}
-# The accounts list's order of roles: the district's own people first, members last.
-_ROLE_ORDER = {
-    Role.DISTRICT_ADMIN: 0,
-    Role.SECRETARY: 1,
-    Role.MERCHANT_MANAGER: 2,
-    Role.CASHIER: 3,
-    Role.MEMBER: 4,
-}
-# Accounts the district opens with a one-time password; merchant staff are opened with their
-# merchant, members with their activation code (激活码).
-OPENED_BY_THE_DISTRICT = (Role.SECRETARY, Role.DISTRICT_ADMIN)
-MAX_ACCOUNT_QUERY = 40
+LOCK_CLEARING_ACTIONS = (UNLOCK, "account.reset_password", "account.create", "account.activate")
 
 
-def _is_failed_sign_in() -> ColumnElement[bool]:
-    # Counted per label in a 15-minute range: the (actor_label, recorded_at) index serves it.
-    return AuditEvent.action == SIGN_IN_FAILED
+class AttemptsDelayed(TooManyAttempts):
+    """An attempt made before its wait is over: refused unchecked, with the wait in words and
+    in seconds (``retry_after``, for the ``Retry-After`` header and the API's details)."""
+
+    def __init__(self, wait: timedelta, what: str = "登录失败次数过多") -> None:
+        self.retry_after = max(1, math.ceil(wait.total_seconds()))
+        super().__init__(
+            f"{what}，请 {wait_in_words(self.retry_after)}后再试。", retry_after=self.retry_after
+        )
+
+
+def wait_in_words(seconds: int) -> str:
+    """``"3 秒"`` under a minute, else whole minutes rounded up (``"2 分钟"``)."""
+    if seconds < 60:
+        return f"{seconds} 秒"
+    return f"{math.ceil(seconds / 60)} 分钟"
+
+
+def delay_after(
+    failures: int, free: int = FREE_FAILURES_PER_ADDRESS, first: timedelta = FIRST_DELAY
+) -> timedelta:
+    """How long the next attempt must wait after the ``failures``-th counted failure."""
+    if failures < free:
+        return timedelta(0)
+    return min(first * 2 ** min(failures - free, 20), MAX_DELAY)
+
+
+def client_address(address: str | None) -> str:
+    """The address failures are counted under (``request.remote_addr``; see docs/security.md
+    on proxies)."""
+    return (address or "").strip()[:64] or UNKNOWN_ADDRESS
+
+
+def _ip_is(address: str) -> ColumnElement[bool]:
+    return AuditEvent.details["ip"].as_string() == address
+
+
+def failure_wait(
+    session: Session,
+    action: str,
+    label: str,
+    address: str,
+    now: datetime,
+    cleared: int = 0,
+    address_cleared: Callable[[], int] = lambda: 0,
+    known_address: Callable[[], bool] = lambda: False,
+) -> timedelta:
+    """How long an attempt from ``address`` must still wait, given the failures ``action``
+    recorded under ``label`` within the window after event id ``cleared`` (the rule above);
+    zero when it may go ahead. The callables are asked only when they matter."""
+    counted = (
+        AuditEvent.action == action,
+        AuditEvent.actor_label == label,
+        AuditEvent.recorded_at >= now - THROTTLE_WINDOW,
+        AuditEvent.id > cleared,
+    )
+    total = session.scalar(select(func.count(AuditEvent.id)).where(*counted)) or 0
+    if total == 0:
+        return timedelta(0)  # the usual case: one query on the window
+    floor = max(cleared, address_cleared())
+    mine, last = session.execute(
+        select(func.count(AuditEvent.id), func.max(AuditEvent.recorded_at)).where(
+            *counted, AuditEvent.id > floor, _ip_is(address)
+        )
+    ).one()
+    if not mine:
+        return timedelta(0)  # no failures of its own: never made to wait
+    free, first = FREE_FAILURES_PER_ADDRESS, FIRST_DELAY
+    if total >= USERNAME_CEILING and not known_address():
+        free, first = CEILING_FREE_FAILURES, CEILING_FIRST_DELAY
+    return max(last + delay_after(mine, free, first) - now, timedelta(0))
 
 
 def throttle_label(username: str) -> str:
@@ -257,65 +327,131 @@ def throttle_label(username: str) -> str:
     return f"sign-in:{(username or '').strip()[:40]}"
 
 
-def _cleared_after(session: Session, username: str, since: datetime) -> int:
-    """The id of the latest event since ``since`` that cleared ``username``'s failures (0 when
+def _cleared_after(session: Session, account_id: int | None, since: datetime) -> int:
+    """The id of the latest event since ``since`` that cleared the account's failures (0 when
     none; an older one cannot matter, the failures before it are out of the window anyway)."""
-    account_id = select(Account.id).where(Account.username == (username or "").strip())
+    if account_id is None:
+        return 0
     latest = select(func.max(AuditEvent.id)).where(
         AuditEvent.recorded_at >= since,
         AuditEvent.action.in_(LOCK_CLEARING_ACTIONS),
         AuditEvent.object_type == "account",
-        AuditEvent.object_id == account_id.scalar_subquery(),
+        AuditEvent.object_id == account_id,
     )
     return int(session.scalar(latest) or 0)
 
 
-def failed_sign_ins(session: Session, username: str, now: datetime | None = None) -> int:
-    """How many failed sign-ins count against ``username`` now (the window, since an unlock)."""
-    since = (now or utcnow()) - FAILED_SIGN_IN_WINDOW
-    failures = session.scalars(
-        select(AuditEvent.id).where(
-            _is_failed_sign_in(),
-            AuditEvent.recorded_at >= since,
-            AuditEvent.actor_label == throttle_label(username),
-        )
-    ).all()
-    if not failures:
-        return 0  # the usual case: one query on the window
-    cleared = _cleared_after(session, username, since)
-    return sum(1 for event_id in failures if event_id > cleared)
+def _signed_in_from(account_id: int, address: str, since: datetime) -> Select[tuple[int]]:
+    return select(func.max(AuditEvent.id)).where(
+        AuditEvent.actor_account_id == account_id,
+        AuditEvent.recorded_at >= since,
+        AuditEvent.action.in_(SIGN_IN_SUCCEEDED),
+        _ip_is(address),
+    )
 
 
-def sign_in_locks(
+def sign_in_wait(
+    session: Session, username: str, address: str | None, now: datetime | None = None
+) -> timedelta:
+    """How long a sign-in for ``username`` from ``address`` must still wait (zero: go ahead);
+    the same for the page and the token endpoint."""
+    now = now or utcnow()
+    username = (username or "").strip()
+    address = client_address(address)
+    since = now - THROTTLE_WINDOW
+    label = throttle_label(username)
+    quick = select(AuditEvent.id).where(
+        AuditEvent.action == SIGN_IN_FAILED,
+        AuditEvent.actor_label == label,
+        AuditEvent.recorded_at >= since,
+    )
+    if session.scalar(quick.limit(1)) is None:
+        return timedelta(0)
+    account_id = session.scalar(select(Account.id).where(Account.username == username))
+
+    def address_cleared() -> int:
+        if account_id is None:
+            return 0
+        return int(session.scalar(_signed_in_from(account_id, address, since)) or 0)
+
+    def known_address() -> bool:
+        if account_id is None:
+            return False
+        recent = now - KNOWN_ADDRESS_MEMORY
+        return session.scalar(_signed_in_from(account_id, address, recent)) is not None
+
+    return failure_wait(
+        session,
+        SIGN_IN_FAILED,
+        label,
+        address,
+        now,
+        cleared=_cleared_after(session, account_id, since),
+        address_cleared=address_cleared,
+        known_address=known_address,
+    )
+
+
+def record_sign_in_failure(
+    session: Session, username: str, address: str | None, now: datetime | None = None
+) -> None:
+    """Count a failed sign-in against ``username`` from ``address`` (page and API alike)."""
+    actor = Actor(label=throttle_label(username))
+    record(session, actor, SIGN_IN_FAILED, "account", None, at=now, ip=client_address(address))
+
+
+@dataclass(frozen=True)
+class SignInPressure:
+    """Failed sign-ins counting against a username now, as the district sees them."""
+
+    failures: int
+    addresses: int
+    last_failure: datetime
+
+    @property
+    def over_ceiling(self) -> bool:
+        """Past the username's ceiling: unfamiliar addresses wait after their first failure."""
+        return self.failures >= USERNAME_CEILING
+
+
+def sign_in_pressures(
     session: Session, usernames: Iterable[str], now: datetime | None = None
-) -> dict[str, datetime]:
-    """The usernames among ``usernames`` locked now by failed sign-ins, each with the instant
-    its lock lifts (the MAX_FAILED_SIGN_INS-th newest counted failure plus the window)."""
+) -> dict[str, SignInPressure]:
+    """The usernames among ``usernames`` with at least FREE_FAILURES_PER_ADDRESS counted
+    failures in the window (some address may be waiting), with what counts against them."""
     now = now or utcnow()
     labels = {throttle_label(name): name for name in usernames}
     if not labels:
         return {}
     failures = session.execute(
-        select(AuditEvent.actor_label, AuditEvent.id, AuditEvent.recorded_at).where(
-            _is_failed_sign_in(),
-            AuditEvent.recorded_at >= now - FAILED_SIGN_IN_WINDOW,
+        select(
+            AuditEvent.actor_label,
+            AuditEvent.id,
+            AuditEvent.recorded_at,
+            AuditEvent.details["ip"].as_string(),
+        ).where(
+            AuditEvent.action == SIGN_IN_FAILED,
+            AuditEvent.recorded_at >= now - THROTTLE_WINDOW,
             AuditEvent.actor_label.in_(labels),
         )
     ).all()
-    by_name: dict[str, list[tuple[int, datetime]]] = {}
-    for label, event_id, at in failures:
-        by_name.setdefault(labels[label], []).append((event_id, at))
-    candidates = [name for name, rows in by_name.items() if len(rows) >= MAX_FAILED_SIGN_INS]
+    by_name: dict[str, list[tuple[int, datetime, str | None]]] = {}
+    for label, event_id, at, ip in failures:
+        by_name.setdefault(labels[label], []).append((event_id, at, ip))
+    candidates = [n for n, rows in by_name.items() if len(rows) >= FREE_FAILURES_PER_ADDRESS]
     cleared = _cleared_ids(session, candidates)
-    locks = {}
+    pressures = {}
     for name in candidates:
-        counted = sorted(
-            (at for event_id, at in by_name[name] if event_id > cleared.get(name, 0)),
-            reverse=True,
-        )
-        if len(counted) >= MAX_FAILED_SIGN_INS:
-            locks[name] = counted[MAX_FAILED_SIGN_INS - 1] + FAILED_SIGN_IN_WINDOW
-    return locks
+        counted = [
+            (at, ip) for event_id, at, ip in by_name[name] if event_id > cleared.get(name, 0)
+        ]
+        if len(counted) >= FREE_FAILURES_PER_ADDRESS:
+            pressures[name] = SignInPressure(
+                failures=len(counted),
+                addresses=len({ip for _, ip in counted}),
+                last_failure=max(at for at, _ in counted),
+            )
+    return pressures
 
 
 def _cleared_ids(session: Session, usernames: list[str]) -> dict[str, int]:
@@ -334,30 +470,54 @@ def _cleared_ids(session: Session, usernames: list[str]) -> dict[str, int]:
     return {name: int(event_id) for name, event_id in rows}
 
 
-def locked_usernames(session: Session, now: datetime | None = None) -> dict[str, datetime]:
-    """Every username locked now by failed sign-ins, with the instant its lock lifts."""
+def pressured_usernames(session: Session, now: datetime | None = None) -> dict[str, SignInPressure]:
+    """Every username with failed sign-ins counting against it now (see ``sign_in_pressures``)."""
     now = now or utcnow()
     crowded = session.scalars(
         select(AuditEvent.actor_label)
         .where(
-            _is_failed_sign_in(),
-            AuditEvent.recorded_at >= now - FAILED_SIGN_IN_WINDOW,
+            AuditEvent.action == SIGN_IN_FAILED,
+            AuditEvent.recorded_at >= now - THROTTLE_WINDOW,
         )
         .group_by(AuditEvent.actor_label)
-        .having(func.count(AuditEvent.id) >= MAX_FAILED_SIGN_INS)
+        .having(func.count(AuditEvent.id) >= FREE_FAILURES_PER_ADDRESS)
     ).all()
     names = [label.removeprefix("sign-in:") for label in crowded if label.startswith("sign-in:")]
-    return sign_in_locks(session, names, now)
+    return sign_in_pressures(session, names, now)
 
 
 def unlock(session: Session, actor: Actor, account_id: int, now: datetime | None = None) -> Account:
-    """Lift a lock left by failed sign-ins (解除锁定): the person can sign in again at once."""
+    """Clear the failed sign-ins counting against an account (解除登录限制), from every address:
+    no address waits any more."""
     require_role(actor, Role.DISTRICT_ADMIN)
     account = session.get(Account, account_id)
     if account is None:
         raise NotFound("找不到该账号。")
     record(session, actor, UNLOCK, "account", account.id, at=now, username=account.username)
     return account
+
+
+# -- the district's accounts office (账号管理) ------------------------------------------------
+
+# What the accounts list can show by state (状态).
+ACCOUNT_STATES = {
+    "enabled": "正常",
+    "disabled": "已停用",
+    "throttled": "登录受限",
+    "one_time": "须修改密码",
+}
+# The accounts list's order of roles: the district's own people first, members last.
+_ROLE_ORDER = {
+    Role.DISTRICT_ADMIN: 0,
+    Role.SECRETARY: 1,
+    Role.MERCHANT_MANAGER: 2,
+    Role.CASHIER: 3,
+    Role.MEMBER: 4,
+}
+# Accounts the district opens with a one-time password; merchant staff are opened with their
+# merchant, members with their activation code (激活码).
+OPENED_BY_THE_DISTRICT = (Role.SECRETARY, Role.DISTRICT_ADMIN)
+MAX_ACCOUNT_QUERY = 40
 
 
 @dataclass(frozen=True)
@@ -368,7 +528,7 @@ class AccountRow:
     community_name: str | None
     merchant_name: str | None
     member_no: str | None
-    locked_until: datetime | None
+    sign_in_pressure: SignInPressure | None
 
     @property
     def scope(self) -> str:
@@ -424,20 +584,20 @@ def search_accounts(
         statement = statement.where(Account.community_id == community_id)
     if merchant_id is not None:
         statement = statement.where(Account.merchant_id == merchant_id)
-    locked: dict[str, datetime] | None = None
+    pressured: dict[str, SignInPressure] | None = None
     if state == "enabled":
         statement = statement.where(Account.is_enabled.is_(True))
     elif state == "disabled":
         statement = statement.where(Account.is_enabled.is_(False))
     elif state == "one_time":
         statement = statement.where(Account.must_change_password.is_(True))
-    elif state == "locked":
-        locked = locked_usernames(session, now)
-        statement = statement.where(Account.username.in_(list(locked)))
+    elif state == "throttled":
+        pressured = pressured_usernames(session, now)
+        statement = statement.where(Account.username.in_(list(pressured)))
     found = paginate(session, statement, page, page_size, scalars=False)
-    if locked is None:
-        locked = sign_in_locks(session, [row[0].username for row in found.items], now)
-    return found.map(lambda row: AccountRow(*row, locked_until=locked.get(row[0].username)))
+    if pressured is None:
+        pressured = sign_in_pressures(session, [row[0].username for row in found.items], now)
+    return found.map(lambda row: AccountRow(*row, sign_in_pressure=pressured.get(row[0].username)))
 
 
 def account_row(
@@ -448,8 +608,8 @@ def account_row(
     row = session.execute(_account_rows().where(Account.id == account_id)).first()
     if row is None:
         raise NotFound("找不到该账号。")
-    locks = sign_in_locks(session, [row[0].username], now)
-    return AccountRow(*row, locked_until=locks.get(row[0].username))
+    pressures = sign_in_pressures(session, [row[0].username], now)
+    return AccountRow(*row, sign_in_pressure=pressures.get(row[0].username))
 
 
 def merchant_choices(session: Session) -> list[Merchant]:

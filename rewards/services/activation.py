@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rewards.clock import utcnow
-from rewards.errors import Conflict, NotFound, TooManyAttempts, ValidationFailed
-from rewards.models import Account, ActivationCode, AuditEvent, Member, MemberStatus, Role
+from rewards.errors import Conflict, NotFound, ValidationFailed
+from rewards.models import Account, ActivationCode, Member, MemberStatus, Role
 from rewards.services import accounts
 from rewards.services.audit import Actor, record, require_community, require_role
 
@@ -31,8 +31,6 @@ ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10
 MAX_BATCH = 500
 # Wrong codes for one member number within the window lock that number's activation briefly.
-MAX_FAILED_ATTEMPTS = 10
-FAILED_WINDOW = timedelta(minutes=15)
 FAILED_ACTION = "account.activation_failed"
 
 
@@ -193,23 +191,26 @@ def batch_slips(
     return sorted(slips, key=lambda s: s.member.member_no)
 
 
-def _throttled(session: Session, member_no: str, now: datetime) -> bool:
-    failures = session.scalar(
-        select(func.count(AuditEvent.id)).where(
-            AuditEvent.action == FAILED_ACTION,
-            AuditEvent.actor_label == f"activation:{member_no}",
-            AuditEvent.recorded_at >= now - FAILED_WINDOW,
-        )
-    )
-    return (failures or 0) >= MAX_FAILED_ATTEMPTS
+def _wait(session: Session, member_no: str, address: str, now: datetime) -> timedelta:
+    """How long an activation attempt for ``member_no`` from ``address`` must still wait: the
+    sign-in rule (per number and address, growing delays; a ceiling per number that never
+    refuses an address without failures of its own; see accounts.failure_wait)."""
+    label = f"activation:{member_no[:20]}"
+    return accounts.failure_wait(session, FAILED_ACTION, label, address, now)
 
 
 class ActivationRefused(ValidationFailed):
     """A wrong, used or expired code; the caller records the failure (see ``record_failure``)."""
 
 
-def record_failure(session: Session, member_no: str, now: datetime | None = None) -> None:
-    """Count a failed activation against the member number (commit it on its own)."""
+def record_failure(
+    session: Session,
+    member_no: str,
+    now: datetime | None = None,
+    address: str | None = None,
+) -> None:
+    """Count a failed activation against the member number and the client address (commit it
+    on its own)."""
     record(
         session,
         Actor(label=f"activation:{(member_no or '').strip().upper()[:20]}"),
@@ -217,18 +218,25 @@ def record_failure(session: Session, member_no: str, now: datetime | None = None
         "member",
         None,
         at=now,
+        ip=accounts.client_address(address),
     )
 
 
 def activate(
-    session: Session, member_no: str, code: str, password: str, now: datetime | None = None
+    session: Session,
+    member_no: str,
+    code: str,
+    password: str,
+    now: datetime | None = None,
+    address: str | None = None,
 ) -> Account:
     """Set a member's password with their activation code: creates their account (sign-in name:
     the member number) or resets the one they have. The code then is spent."""
     now = now or utcnow()
     member_no = (member_no or "").strip().upper()
-    if _throttled(session, member_no, now):
-        raise TooManyAttempts("尝试次数过多，请 15 分钟后再试，或请社区重新打印激活码。")
+    wait = _wait(session, member_no, accounts.client_address(address), now)
+    if wait:  # refused before the code is looked at; not another failure
+        raise accounts.AttemptsDelayed(wait, "尝试次数过多")
     accounts.check_password_rules(password)
     refused = ActivationRefused("党员编号或激活码不正确，或激活码已使用、已过期。请核对后重试。")
     row = session.scalar(

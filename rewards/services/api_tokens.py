@@ -36,8 +36,11 @@ class IssuedToken:
     expires_at: datetime
 
 
-def issue_token(session: Session, account: Account, now: datetime | None = None) -> IssuedToken:
-    """A new token for a signed-in account (the caller checked the password)."""
+def issue_token(
+    session: Session, account: Account, now: datetime | None = None, ip: str | None = None
+) -> IssuedToken:
+    """A new token for a signed-in account (the caller checked the password); ``ip``, the
+    client's address, is kept with the audit event (sign-in throttling reads it)."""
     now = now or utcnow()
     token = PREFIX + secrets.token_urlsafe(32)
     expires_at = now + LIFETIMES.get(account.role, STAFF_LIFETIME)
@@ -46,7 +49,9 @@ def issue_token(session: Session, account: Account, now: datetime | None = None)
     )
     session.add(row)
     session.flush()
-    record(session, Actor.for_account(account), "api_token.issue", "access_token", row.id, at=now)
+    details = {"ip": ip} if ip else {}
+    actor = Actor.for_account(account)
+    record(session, actor, "api_token.issue", "access_token", row.id, at=now, **details)
     return IssuedToken(token, account.role, expires_at)
 
 

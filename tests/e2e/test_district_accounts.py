@@ -1,6 +1,6 @@
 """The district's accounts office and audit log in a real browser at 1280 px: the accounts list
 and its filters, opening a secretary (a refusal, then the one-time password page and the new
-secretary's first sign-in), a password reset's slip, disabling, unlocking a locked username,
+secretary's first sign-in), a password reset's slip, disabling, clearing a slowed username,
 and the audit log with each of its filters."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from sqlalchemy import select
 from rewards.clock import utcnow
 from rewards.extensions import db
 from rewards.models import Account, AuditEvent, Community, Role
-from rewards.services.accounts import MAX_FAILED_SIGN_INS, throttle_label
+from rewards.services.accounts import FREE_FAILURES_PER_ADDRESS, throttle_label
 from tests import factories
 from tests.e2e.conftest import PASSWORD, VIEWPORTS, Shop, fits_the_width, screenshot, sign_in
 
@@ -21,11 +21,11 @@ HOME = "/community/"
 
 
 def district_admin(shop: Shop) -> str:
-    """A district administrator (password PASSWORD), and the cashier locked by failed sign-ins."""
+    """A district administrator (password PASSWORD), and the cashier slowed by failed sign-ins."""
     with shop.app.app_context():
         admin = factories.account(db.session, Role.DISTRICT_ADMIN)
         admin.display_name = "区办老周"
-        for _ in range(MAX_FAILED_SIGN_INS):
+        for _ in range(FREE_FAILURES_PER_ADDRESS):
             db.session.add(
                 AuditEvent(
                     recorded_at=utcnow(),
@@ -76,7 +76,7 @@ def test_accounts_list_with_filters(browser, live_shop: Shop):
     page.click("nav.topnav >> text=账号")
     page.wait_for_url("**/district/accounts")
     assert page.locator("tr[data-account]").count() == 4
-    assert "锁定至" in page.text_content(f"tr[data-account='{live_shop.cashier}']")
+    assert "登录受限" in page.text_content(f"tr[data-account='{live_shop.cashier}']")
     look(page, "district-accounts-list-desktop")
 
     page.select_option("#role", "secretary")
@@ -94,7 +94,7 @@ def test_accounts_list_with_filters(browser, live_shop: Shop):
     submit_filter(page)
     assert page.locator("tr[data-account]").count() == 2  # the shop's cashier and manager
     page.goto(f"{live_shop.url}/district/accounts")
-    page.select_option("#state", "locked")
+    page.select_option("#state", "throttled")
     submit_filter(page)
     assert page.locator("tr[data-account]").count() == 1
     look(page, "district-accounts-locked-filter-desktop")
@@ -187,9 +187,9 @@ def test_reset_disable_and_unlock_from_an_accounts_page(browser, live_shop: Shop
     refused.wait_for_selector(".flash-error")
     refused.context.close()
 
-    # Unlock the cashier, locked by ten failed sign-ins: they are in at once.
+    # Clear the cashier's failed sign-ins (five from one address): that address is in at once.
     page.goto(f"{live_shop.url}/district/accounts/{account_id(live_shop, live_shop.cashier)}")
-    assert "锁定至" in page.text_content(".states")
+    assert "登录受限" in page.text_content(".states")
     look(page, "district-accounts-locked-desktop")
     page.click("[data-testid=unlock]")
     page.wait_for_selector(".flash-success")
