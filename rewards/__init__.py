@@ -24,12 +24,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # readable Chinese for POS vendors debugging with curl
 
     from rewards import auth, web
-    from rewards.extensions import babel, configure_engine, csrf, db, migrate
+    from rewards.extensions import babel, configure_engine, csrf, db, end_session, migrate
     from rewards.services.activation import ActivationCodes
     from rewards.services.cards import CardTokens
     from rewards.services.secretbox import SecretBox
 
     db.init_app(app)
+    app.teardown_appcontext(end_session)
     with app.app_context():
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)

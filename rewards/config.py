@@ -11,9 +11,10 @@ DEFAULT_QR_TTL_SECONDS = 60
 BUSINESS_TIMEZONE = "Asia/Shanghai"
 
 # No pool_pre_ping: it costs a round trip on every request (about a tenth of a checkout's CPU).
-# Connections are instead replaced after 30 minutes, before idle timeouts on the way can cut
-# them; if the database restarts, the first request on a dead connection fails (error page),
-# SQLAlchemy then discards the whole pool and the next requests reconnect.
+# Instead each pooled connection is checked at checkout without a round trip (one poll of its
+# socket, rewards.extensions.closed_by_the_server): a connection that PostgreSQL ended (restart,
+# pg_terminate_backend) is replaced before a request uses it. Connections are also replaced
+# after 30 minutes, before idle timeouts on the way (firewalls, NAT) can cut them silently.
 POOL_RECYCLE_SECONDS = 1800
 # Three claim photos of 5 MB each and the form around them; each upload checks its own limit.
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
