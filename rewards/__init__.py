@@ -23,7 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.ensure_ascii = False  # readable Chinese for POS vendors debugging with curl
 
-    from rewards import auth, web
+    from rewards import auth, security_headers, web
     from rewards.extensions import babel, configure_engine, csrf, db, end_session, migrate
     from rewards.services.activation import ActivationCodes
     from rewards.services.cards import CardTokens
@@ -38,6 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=web.select_locale)
     auth.init_app(app)
     web.init_app(app)
+    security_headers.init_app(app)
 
     keys = [*reversed(app.config.get("SECRET_KEY_FALLBACKS") or []), app.config["SECRET_KEY"]]
     box = SecretBox(keys)

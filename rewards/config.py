@@ -81,6 +81,7 @@ def load_settings(instance_path: Path, env: dict[str, str] | None = None) -> dic
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         # The largest request is a claim with three 5 MB photos; a bigger one is refused unread
         # (413). The roster import keeps its own 5 MB limit.

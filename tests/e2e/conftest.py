@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -154,7 +155,48 @@ def playwright_driver():  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:
+        launch = driver.chromium.launch
+
+        def watched_launch(*args, **kwargs):  # type: ignore[no-untyped-def]
+            return _watch_browser(launch(*args, **kwargs))
+
+        # Every browser, also one a test launches itself (the fake camera), is watched.
+        driver.chromium.launch = watched_launch
         yield driver
+
+
+# What Chromium printed to a page's console about the Content-Security-Policy during the
+# current test (an inline script or style refused, a source not allowed): any one fails the test.
+CSP_VIOLATIONS: list[str] = []
+
+
+def _watch_for_csp_violations(page) -> None:  # type: ignore[no-untyped-def]
+    def note(message) -> None:  # type: ignore[no-untyped-def]
+        if "Content Security Policy" in message.text:
+            CSP_VIOLATIONS.append(f"{page.url}: {message.text}")
+
+    page.on("console", note)
+    page.wait_for_function = _csp_safe_wait_for_function(page)
+
+
+def _csp_safe_wait_for_function(page):  # type: ignore[no-untyped-def]
+    """Playwright's ``wait_for_function`` compiles its predicate with ``new Function`` inside the
+    page, which the app's CSP (no 'unsafe-eval') refuses; ``page.evaluate`` goes through the
+    DevTools protocol, which the CSP does not govern. Same contract: poll until truthy or raise
+    Playwright's TimeoutError after ``timeout`` ms (30 s by default)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    def wait_for_function(expression: str, *, arg=None, timeout: float | None = None, polling=None):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + (30_000 if timeout is None else timeout) / 1000
+        while True:
+            result = page.evaluate(expression, arg)
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise PlaywrightTimeout(f"wait_for_function: {expression!r} stayed false")
+            page.wait_for_timeout(polling if isinstance(polling, int | float) else 50)
+
+    return wait_for_function
 
 
 @pytest.fixture(scope="session")
@@ -164,6 +206,33 @@ def browser(playwright_driver):  # type: ignore[no-untyped-def]
     )
     yield browser
     browser.close()
+
+
+def _watch_browser(browser):  # type: ignore[no-untyped-def]
+    """Watch every page of ``browser``, made by browser.new_page() or in a context."""
+    new_page, new_context = browser.new_page, browser.new_context
+
+    def watched_page(*args, **kwargs):  # type: ignore[no-untyped-def]
+        page = new_page(*args, **kwargs)
+        _watch_for_csp_violations(page)
+        return page
+
+    def watched_context(*args, **kwargs):  # type: ignore[no-untyped-def]
+        context = new_context(*args, **kwargs)
+        context.on("page", _watch_for_csp_violations)
+        return context
+
+    browser.new_page, browser.new_context = watched_page, watched_context
+    return browser
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violation() -> Iterator[None]:
+    """A browser test fails if a page broke the Content-Security-Policy (docs/security.md)."""
+    CSP_VIOLATIONS.clear()
+    yield
+    found, CSP_VIOLATIONS[:] = list(CSP_VIOLATIONS), []
+    assert not found, "Content-Security-Policy violations:\n" + "\n".join(found)
 
 
 def screenshot(page, name: str, full_page: bool = True) -> Path:  # type: ignore[no-untyped-def]
