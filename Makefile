@@ -7,7 +7,7 @@ PORT   ?= 5000
 # PostgreSQL for the second test pass (trust auth on this machine's local server).
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgres bench lint format clean
+.PHONY: install run test test-sqlite test-postgres test-calendar bench lint format clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,17 @@ PYTEST_WORKERS ?= 2
 
 test-sqlite: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+# The whole SQLite suite with the clock frozen on calendar edges (Asia/Shanghai): a month's end,
+# the last seconds of a year (tests that move the clock cross into 1 January), the first
+# seconds of a year, and 29 February. Slow (four passes): run before a release, not in CI.
+CALENDAR_EDGES ?= 2027-01-31T23:59:50+08:00 2026-12-31T23:59:50+08:00 \
+	2027-01-01T00:00:10+08:00 2028-02-29T23:59:50+08:00
+test-calendar: install
+	@for now in $(CALENDAR_EDGES); do \
+		echo "== the clock at $$now =="; \
+		REWARDS_TEST_NOW=$$now $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS) || exit 1; \
+	done
 
 # Runs when a PostgreSQL server answers; says so loudly when none does.
 # REQUIRE_POSTGRES=1 (set by .ci/run) turns a missing server into a failure.

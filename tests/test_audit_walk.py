@@ -23,6 +23,7 @@ from rewards.services.audit import Actor
 from tests import factories
 from tests.clock import today
 from tests.conftest import FreshRequestClient
+from tests.forms import minted
 from tests.test_auth import sign_in
 from tests.test_authorization_matrix import (
     ADMIN,
@@ -504,7 +505,8 @@ def test_every_write_route_leaves_an_audit_record(app, session, monkeypatch, tmp
         if call.json is not None:
             kwargs["json"] = call.json
         elif call.data is not None:
-            kwargs["data"] = call.data
+            # A page's form carries a one-time token (rewards/forms_once.py), as a browser sends it.
+            kwargs["data"] = {**minted(), **call.data} if not url.startswith("/api/") else call.data
             if call.multipart:
                 kwargs["content_type"] = "multipart/form-data"
         response = client.open(url, method=method, **kwargs)

@@ -180,6 +180,7 @@ MATRIX: dict[str, dict[str, str]] = {
     # district office
     "GET /district/accounts": DISTRICT,
     "GET /district/accounts/<account_id>": DISTRICT,
+    "GET /district/accounts/<account_id>/opened": DISTRICT,
     "POST /district/accounts/<account_id>/<action>": DISTRICT,
     "POST /district/accounts/<account_id>/reset": DISTRICT,
     "POST /district/accounts/<account_id>/unlock": DISTRICT,
@@ -202,6 +203,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "GET /district/merchants": DISTRICT,
     "GET /district/merchants/<code>": DISTRICT,
     "POST /district/merchants/<code>/managers/<account_id>/password": DISTRICT,
+    "GET /district/merchants/<code>/managers/<account_id>/welcome": DISTRICT,
     "POST /district/merchants/<code>/resume": DISTRICT,
     "POST /district/merchants/<code>/suspend": DISTRICT,
     "GET /district/merchants/new": DISTRICT,
@@ -246,6 +248,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "GET /merchant/keys": BACK_OFFICE,
     "POST /merchant/keys": BACK_OFFICE,
     "POST /merchant/keys/<key_id>/revoke": BACK_OFFICE,
+    "GET /merchant/keys/<key_id>/created": BACK_OFFICE,
     "GET /merchant/redemptions": BACK_OFFICE,
     "GET /merchant/redemptions/<redemption_id>": COUNTER,  # the receipt just printed
     "POST /merchant/redemptions/<redemption_id>/void": BACK_OFFICE,  # only a manager voids
