@@ -9,7 +9,6 @@ from one request to the next, as it does in production.
 from __future__ import annotations
 
 import itertools
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -34,11 +33,11 @@ from rewards.services import api_tokens, merchants
 from rewards.services.cards import CardTokens
 from tests import factories
 from tests.conftest import TEST_DATABASE_URL
+from tests.live_http import csrf_token, sign_in
 
 # Needs PostgreSQL: SQLite has no server that could end a connection.
 pytestmark = pytest.mark.postgres_only
 
-PASSWORD = "correct horse"  # the factories' password
 DEADLINE_SECONDS = 10
 _keys = itertools.count(1)
 
@@ -64,12 +63,6 @@ def terminate_every_other_connection() -> int:
             assert time.monotonic() < deadline, f"sessions {pids} outlived pg_terminate_backend"
             time.sleep(0.02)
     return len(pids)
-
-
-def csrf_token(html: str) -> str:
-    found = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
-    assert found, "the page carries no CSRF token"
-    return found.group(1)
 
 
 @dataclass
@@ -106,20 +99,6 @@ def live_server(
             db.engine.dispose()
 
 
-def sign_in(url: str, username: str) -> requests.Session:
-    """A browser session signed in through the sign-in form (CSRF token and all)."""
-    browser = requests.Session()
-    token = csrf_token(browser.get(f"{url}/login", timeout=DEADLINE_SECONDS).text)
-    signed_in = browser.post(
-        f"{url}/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": token},
-        allow_redirects=False,
-        timeout=DEADLINE_SECONDS,
-    )
-    assert signed_in.status_code == 302, signed_in.text
-    return browser
-
-
 def test_the_app_pools_connections_as_production_does(live_server: LiveServer) -> None:
     """The test below is only worth something if the live app keeps connections between
     requests, with production's pool options."""
@@ -140,7 +119,7 @@ def test_no_request_fails_after_postgres_terminates_the_connections(
     card = Card(card_no=gold.card_no, generation=gold.generation)  # signs codes, no database
     # Committed last: the test's own session holds no transaction while connections are ended.
     session.commit()
-    cashier = sign_in(url, cashier_name)
+    cashier = sign_in(url, cashier_name, DEADLINE_SECONDS)
 
     def phone_code() -> str:
         return tokens.phone_token(card)[0]

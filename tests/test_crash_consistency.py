@@ -41,6 +41,7 @@ from rewards.services.audit import Actor
 from tests import factories
 from tests.clock import today
 from tests.conftest import TEST_DATABASE_URL, empty_all_tables
+from tests.live_http import csrf_token, sign_in
 
 # Needs PostgreSQL: the test stops the server inside its transaction with a table lock, and
 # reads PostgreSQL's own view of sessions and locks (pg_stat_activity, pg_locks).
@@ -48,7 +49,6 @@ pytestmark = pytest.mark.postgres_only
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET_KEY = "crash-test-secret-key"
-PASSWORD = "correct horse"  # the factories' password
 BATCH = 500
 # Only an upper bound for polling: generous, for a loaded machine.
 DEADLINE_SECONDS = 60
@@ -351,31 +351,12 @@ def test_a_server_killed_mid_attendance_batch_leaves_nothing_partial_and_a_resub
 # -- roster import ------------------------------------------------------------------------------
 
 
-def csrf_token(html: str) -> str:
-    found = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
-    assert found, "the page carries no CSRF token"
-    return found.group(1)
-
-
 def hidden(html: str, name: str) -> str:
     found = re.search(rf'name="{name}"[^>]*value="([^"]*)"', html) or re.search(
         rf'value="([^"]*)"[^>]*name="{name}"', html
     )
     assert found, f"the page has no {name} field"
     return found.group(1)
-
-
-def sign_in(url: str, username: str) -> requests.Session:
-    browser = requests.Session()
-    token = csrf_token(browser.get(f"{url}/login", timeout=DEADLINE_SECONDS).text)
-    signed_in = browser.post(
-        f"{url}/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": token},
-        allow_redirects=False,
-        timeout=DEADLINE_SECONDS,
-    )
-    assert signed_in.status_code == 302, signed_in.text
-    return browser
 
 
 def test_a_server_killed_mid_roster_import_leaves_nothing_partial_and_a_resubmit_imports_once(
@@ -402,7 +383,7 @@ def test_a_server_killed_mid_roster_import_leaves_nothing_partial_and_a_resubmit
         )
 
     server.start()
-    secretary = sign_in(server.url, username)
+    secretary = sign_in(server.url, username, DEADLINE_SECONDS)
     upload_page = secretary.get(f"{server.url}/community/members/import", timeout=DEADLINE_SECONDS)
     uploaded = secretary.post(
         f"{server.url}/community/members/import",
@@ -431,7 +412,7 @@ def test_a_server_killed_mid_roster_import_leaves_nothing_partial_and_a_resubmit
 
     # The same confirmation again (the browser's resubmit), on the restarted server.
     server.start()
-    secretary = sign_in(server.url, username)
+    secretary = sign_in(server.url, username, DEADLINE_SECONDS)
     confirm["csrf_token"] = csrf_token(
         secretary.get(f"{server.url}/community/members", timeout=DEADLINE_SECONDS).text
     )

@@ -41,6 +41,16 @@ def _url(database_url: str | URL) -> URL:
     return url
 
 
+def _sqlite_copy(source: sqlite3.Connection, target: sqlite3.Connection) -> None:
+    """Copy one SQLite database into another with the online backup API, then close both."""
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        target.close()
+        source.close()
+
+
 def _sqlite_file(url: URL) -> Path:
     if not url.database or url.database == ":memory:":
         raise BackupError("内存中的 SQLite 数据库无法备份或恢复。")
@@ -111,14 +121,7 @@ def backup(database_url: str | URL, path: Path) -> BackupResult:
         raise BackupError(f"目录 {path.parent} 不存在。")
     try:
         if url.get_backend_name() == "sqlite":
-            source = sqlite3.connect(_sqlite_file(url))
-            target = sqlite3.connect(path)
-            try:
-                with target:
-                    source.backup(target)
-            finally:
-                target.close()
-                source.close()
+            _sqlite_copy(sqlite3.connect(_sqlite_file(url)), sqlite3.connect(path))
             # Counted in the copy itself: exactly what a restore brings back.
             counts = table_counts(URL.create("sqlite", database=str(path)))
         else:
@@ -180,14 +183,10 @@ def restore(database_url: str | URL, path: Path, replace: bool = False) -> dict[
     if not replace and not _is_empty(url):
         raise BackupError("目标数据库里已有数据，恢复会用备份整个替换它；确认要替换请加 --yes。")
     if url.get_backend_name() == "sqlite":
-        source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        target = sqlite3.connect(_sqlite_file(url))
-        try:
-            with target:
-                source.backup(target)
-        finally:
-            target.close()
-            source.close()
+        _sqlite_copy(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True),
+            sqlite3.connect(_sqlite_file(url)),
+        )
     else:
         dsn, env = _libpq(url)
         _run(
