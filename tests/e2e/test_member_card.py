@@ -20,8 +20,9 @@ pytestmark = pytest.mark.e2e
 
 
 def shown_token(page) -> str:  # type: ignore[no-untyped-def]
-    """What a counter scanner reads off the screen."""
-    png = page.locator(".qr-image svg").screenshot()
+    """What a counter scanner reads off the screen (the QR's box, which stays in the page when
+    the renewed code's SVG replaces the old one)."""
+    png = page.locator("[data-testid=phone-code] .qr-image").screenshot()
     results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
     assert len(results) == 1, "exactly one readable QR code on screen"
     return results[0].text
