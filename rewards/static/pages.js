@@ -3,6 +3,7 @@
 //   <button data-print hidden>  prints the page (shown only when the script runs)
 //   <input type=checkbox data-select-all="name">  ticks every checkbox called "name"
 //   <button data-copy="id" hidden>  copies the text of element #id (shown when it can)
+//   <input name="form_once">  a form's one-time token, kept in the page's history entry
 (function () {
   "use strict";
   for (const button of document.querySelectorAll("[data-confirm]")) {
@@ -30,5 +31,30 @@
       button.textContent = "已复制";
     });
   }
+  // No double writes (rewards/forms_once.py). A submitted form's one-time token is kept in its
+  // history entry with what was typed. A browser that fetches the form again when the back
+  // button returns to it (no back-forward cache) gets a fresh token from the server, but may
+  // restore what was typed: sent unchanged, it is the same submission again, so it goes with
+  // the kept token (and the server answers "already submitted"); changed, it is a new one.
+  const onceInputs = Array.from(document.querySelectorAll("input[name=form_once]"));
+  const navigation = performance.getEntriesByType("navigation")[0];
+  const cameBack = navigation !== undefined && navigation.type === "back_forward";
+  const typedInto = (form) =>
+    JSON.stringify(
+      Array.from(new FormData(form))
+        .filter(([name]) => name !== "form_once" && name !== "csrf_token")
+        .map(([name, value]) => [name, typeof value === "string" ? value : [value.name, value.size]]),
+    );
+  onceInputs.forEach((input, index) => {
+    if (!input.form) return;
+    input.form.addEventListener("submit", () => {
+      const typed = typedInto(input.form);
+      const kept = ((history.state && history.state.formOnce) || {})[index];
+      if (cameBack && kept && kept.typed === typed) input.value = kept.token;
+      const formOnce = Object.assign({}, history.state && history.state.formOnce);
+      formOnce[index] = { token: input.value, typed };
+      history.replaceState(Object.assign({}, history.state, { formOnce }), "");
+    });
+  });
   document.documentElement.dataset.pagesReady = "true";
 })();
