@@ -27,7 +27,7 @@ from rewards.auth import current_actor, requires_role
 from rewards.clock import utcnow
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
-from rewards.forms_once import OnceForm, consume_once, take_secret
+from rewards.forms_once import OnceForm, TokenOnlyForm, consume_once, take_secret
 from rewards.models import ROLE_LABELS, Account, Merchant, Role
 from rewards.services import accounts, audit_log
 from rewards.services.accounts import ACCOUNT_STATES, ONE_TIME_PASSWORD_VALID, AccountRow
@@ -237,10 +237,31 @@ def account_detail(account_id: int) -> str:
 
 @bp.post("/accounts/<int:account_id>/reset")
 @district_admin
-def account_reset(account_id: int) -> Response:
+def account_reset(account_id: int) -> Response | tuple[str, int]:
     """A new one-time password (重置密码), shown once; the old password stops working."""
     row = _row(account_id)
+    form = TokenOnlyForm()
+    if not form.validate_on_submit():  # an old or incomplete page: nothing reset, say so
+        return redirect(url_for(".account_detail", account_id=row.account.id))
+    once = consume_once(db.session, form, "district.account_reset")
+    if once.repeat is not None:
+        return once.repeat
     password = accounts.reset_password(db.session, current_actor(), row.account.id)
+    assert once.token is not None
+    once.finish(
+        url_for(".account_password_reset", account_id=row.account.id, shown=once.token.id),
+        secret=password,
+    )
+    db.session.commit()
+    return redirect(once.result_url, code=303)
+
+
+@bp.get("/accounts/<int:account_id>/password-reset")
+@district_admin
+def account_password_reset(account_id: int) -> Response:
+    """The reset slip: the new one-time password shows on the first view only."""
+    row = _row(account_id)
+    password = take_secret(db.session, request.args.get("shown", type=int))
     db.session.commit()
     return _one_time_slip(row.account, password, _("密码已重置"))
 

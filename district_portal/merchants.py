@@ -23,8 +23,8 @@ from district_portal import bp
 from rewards.auth import current_actor, requires_role
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
-from rewards.forms_once import OnceForm, consume_once, take_secret
-from rewards.models import Role
+from rewards.forms_once import OnceForm, TokenOnlyForm, consume_once, take_secret
+from rewards.models import Account, Role
 from rewards.services import merchants
 from rewards.services.accounts import ONE_TIME_PASSWORD_VALID
 from rewards.services.merchants import MerchantFile
@@ -192,13 +192,19 @@ def merchant_create() -> Response | tuple[str, int]:
 @district_admin
 def merchant_welcome(code: str, account_id: int) -> Response:
     """The welcome sheet of a merchant just created: the password shows on the first view only."""
+    file, manager = _manager(code, account_id)
+    password = take_secret(db.session, request.args.get("shown", type=int))
+    db.session.commit()
+    return _welcome(merchant=file.merchant, manager=manager, password=password, is_new=True)
+
+
+def _manager(code: str, account_id: int) -> tuple[MerchantFile, Account]:
+    """The merchant's file and its manager ``account_id`` (404 for anyone else)."""
     file = _file(code)
     manager = next((person for person in file.staff if person.id == account_id), None)
     if manager is None or manager.role is not Role.MERCHANT_MANAGER:
         abort(404)
-    password = take_secret(db.session, request.args.get("shown", type=int))
-    db.session.commit()
-    return _welcome(merchant=file.merchant, manager=manager, password=password, is_new=True)
+    return file, manager
 
 
 # -- one merchant -----------------------------------------------------------------------------
@@ -269,14 +275,40 @@ def merchant_resume(code: str) -> Response | tuple[str, int]:
 
 @bp.post("/merchants/<code>/managers/<int:account_id>/password")
 @district_admin
-def merchant_reset_password(code: str, account_id: int) -> Response:
+def merchant_reset_password(code: str, account_id: int) -> Response | tuple[str, int]:
     """A new one-time password for a manager whose welcome sheet was lost; a new sheet."""
     file = _file(code)
+    form = TokenOnlyForm()
+    if not form.validate_on_submit():  # an old or incomplete page: nothing reset, say so
+        return redirect(url_for(".merchant_detail", code=file.merchant.code))
+    once = consume_once(db.session, form, "district.manager_reset")
+    if once.repeat is not None:
+        return once.repeat
     try:
         manager, password = merchants.reset_manager_password(
             db.session, current_actor(), file.merchant.id, account_id
         )
     except NotFound:
         abort(404)
+    assert once.token is not None
+    once.finish(
+        url_for(
+            ".merchant_password_reset",
+            code=file.merchant.code,
+            account_id=manager.id,
+            shown=once.token.id,
+        ),
+        secret=password,
+    )
+    db.session.commit()
+    return redirect(once.result_url, code=303)
+
+
+@bp.get("/merchants/<code>/managers/<int:account_id>/password-reset")
+@district_admin
+def merchant_password_reset(code: str, account_id: int) -> Response:
+    """The new sheet after a reset: the password shows on the first view only."""
+    file, manager = _manager(code, account_id)
+    password = take_secret(db.session, request.args.get("shown", type=int))
     db.session.commit()
     return _welcome(merchant=file.merchant, manager=manager, password=password, is_new=False)

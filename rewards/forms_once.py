@@ -112,6 +112,11 @@ class OnceForm(FlaskForm):
             raise ValidationError(EXPIRED) from None
 
 
+class TokenOnlyForm(OnceForm):
+    """A button that makes something shown once (a new one-time password): only its token.
+    The page renders the token with ``form_once_token()``, one per form."""
+
+
 @dataclass
 class Once:
     """The outcome of ``consume_once``: either the token is now taken by this submission

@@ -162,6 +162,10 @@ def init_app(app: Flask) -> None:
     if not app.debug and not app.testing:
         app.register_error_handler(Exception, handle_unexpected)
 
+    from rewards.forms_once import new_nonce
+
+    # A one-time token for a form built in a template (one per form where a page has several).
+    app.add_template_global(new_nonce, "form_once_token")
     app.add_template_filter(format_fen, "yuan")
     app.add_template_filter(format_zhe, "zhe")
     app.add_template_filter(format_card_number, "card_number")

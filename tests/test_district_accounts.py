@@ -420,13 +420,36 @@ def test_resetting_a_password_shows_a_printable_slip_once_and_the_old_password_s
     client, session, world, admin
 ):
     as_admin(client, admin)
-    reset = client.post(f"/district/accounts/{world.cashier.id}/reset")
-    assert reset.status_code == 200 and reset.headers["Cache-Control"] == "no-store"
+    page = f"/district/accounts/{world.cashier.id}"
+    posted = client.post(f"{page}/reset", data=once(client, page, f"{page}/reset"))
+    assert posted.status_code == 303  # POST-redirect-GET: the slip is a GET page
+    reset = client.get(posted.headers["Location"])
+    assert reset.headers["Cache-Control"] == "no-store"
     assert "data-print" in reset.text and 'data-testid="slip"' in reset.text
     password = re.search(r'data-testid="one-time-password">([^<]+)<', reset.text).group(1)
-    assert password not in client.get(f"/district/accounts/{world.cashier.id}").text
+    assert password not in client.get(page).text and password not in posted.headers["Location"]
     client.post("/logout")
     assert sign_in(client, world.cashier).status_code == 200  # the old password
+    assert sign_in(client, world.cashier, password=password).status_code == 302
+
+
+def test_refreshing_or_resubmitting_a_reset_never_resets_again(client, session, world, admin):
+    as_admin(client, admin)
+    page = f"/district/accounts/{world.cashier.id}"
+    token = once(client, page, f"{page}/reset")
+    slip_url = client.post(f"{page}/reset", data=token).headers["Location"]
+    slip = client.get(slip_url).text
+    password = re.search(r'data-testid="one-time-password">([^<]+)<', slip).group(1)
+
+    refreshed = client.get(slip_url)  # a refresh: no password, no new reset
+    assert refreshed.status_code == 200 and password not in refreshed.text
+    again = client.post(f"{page}/reset", data=token)  # resubmitted: the first slip, no reset
+    assert again.status_code == 303 and again.headers["Location"] == slip_url
+    resets = session.scalar(
+        select(func.count(AuditEvent.id)).where(AuditEvent.action == "account.reset_password")
+    )
+    assert resets == 1
+    client.post("/logout")
     assert sign_in(client, world.cashier, password=password).status_code == 302
 
 

@@ -19,7 +19,7 @@ from rewards.services import accounts, checkout, merchants
 from rewards.services.accounts import ONE_TIME_PASSWORD_VALID
 from rewards.services.audit import Actor
 from tests import factories
-from tests.forms import once
+from tests.forms import minted, once
 from tests.test_auth import sign_in
 
 ADMIN = Actor(label="tests-admin", role=Role.DISTRICT_ADMIN)
@@ -261,12 +261,46 @@ def test_resetting_the_managers_password_gives_a_new_sheet(client, session, worl
     old = create(session)
     session.commit()
     signed_in_admin(client, session)
-    response = client.post(f"/district/merchants/M131/managers/{old.manager.id}/password")
-    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    password = re.search(r'data-testid="password">([a-z0-9]+)<', response.text).group(1)
-    assert "店长密码重置通知" in response.text
+    url = f"/district/merchants/M131/managers/{old.manager.id}/password"
+    token = once(client, "/district/merchants/M131", url)
+    response = client.post(url, data=token)
+    assert response.status_code == 303  # POST-redirect-GET: the sheet is a GET page
+    sheet = client.get(response.headers["Location"])
+    assert sheet.headers["Cache-Control"] == "no-store"
+    password = re.search(r'data-testid="password">([a-z0-9]+)<', sheet.text).group(1)
+    assert "店长密码重置通知" in sheet.text and password not in response.headers["Location"]
     assert accounts.authenticate(session, "m131-manager", old.password) is None
     assert accounts.authenticate(session, "m131-manager", password) is not None
+
+
+def test_refreshing_or_resubmitting_a_managers_reset_never_resets_again(client, session, world):
+    old = create(session)
+    session.commit()
+    signed_in_admin(client, session)
+    url = f"/district/merchants/M131/managers/{old.manager.id}/password"
+    token = once(client, "/district/merchants/M131", url)
+    sheet_url = client.post(url, data=token).headers["Location"]
+    password = re.search(r'data-testid="password">([a-z0-9]+)<', client.get(sheet_url).text)[1]
+
+    refreshed = client.get(sheet_url)  # a refresh: no password, no new reset
+    assert password not in refreshed.text and 'data-testid="already-shown"' in refreshed.text
+    again = client.post(url, data=token)  # the back button and 重置 again: the same token
+    assert again.status_code == 303 and again.headers["Location"] == sheet_url
+    assert accounts.authenticate(session, "m131-manager", password) is not None
+    resets = session.scalar(
+        select(func.count(AuditEvent.id)).where(AuditEvent.action == "account.reset_password")
+    )
+    assert resets == 1
+
+
+def test_a_reset_without_its_token_resets_nothing(client, session, world):
+    old = create(session)
+    session.commit()
+    signed_in_admin(client, session)
+    response = client.post(f"/district/merchants/M131/managers/{old.manager.id}/password")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/M131")
+    assert "表单已过期" in client.get("/district/merchants/M131").text
+    assert accounts.authenticate(session, "m131-manager", old.password) is not None
 
 
 def test_only_a_managers_password_of_that_merchant_is_reset_here(client, session, world):
@@ -275,7 +309,8 @@ def test_only_a_managers_password_of_that_merchant_is_reset_here(client, session
     signed_in_admin(client, session)
     for account in (world.cashier, world.manager):  # a cashier; another shop's manager
         url = f"/district/merchants/M131/managers/{account.id}/password"
-        assert client.post(url).status_code == 404
+        assert client.post(url, data=minted()).status_code == 404
+        assert client.get(f"{url}-reset?shown=1").status_code == 404
 
 
 # -- suspending and resuming ------------------------------------------------------------------

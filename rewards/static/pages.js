@@ -31,30 +31,42 @@
       button.textContent = "已复制";
     });
   }
-  // No double writes (rewards/forms_once.py). A submitted form's one-time token is kept in its
-  // history entry with what was typed. A browser that fetches the form again when the back
-  // button returns to it (no back-forward cache) gets a fresh token from the server, but may
-  // restore what was typed: sent unchanged, it is the same submission again, so it goes with
-  // the kept token (and the server answers "already submitted"); changed, it is a new one.
+  // No double writes (rewards/forms_once.py). Each form's one-time token and what is typed in
+  // it are kept in the page's history entry. A browser that fetches the form again when the
+  // back button returns to it (no back-forward cache) gets a fresh token from the server, but
+  // may restore what was typed: sent unchanged, it is the same submission again, so it goes
+  // with the kept token (and the server answers "already submitted"); changed, it is a new one.
+  // (The history entry is written on load and on input, never on submit, so a submission is
+  // one navigation.)
   const onceInputs = Array.from(document.querySelectorAll("input[name=form_once]"));
   const navigation = performance.getEntriesByType("navigation")[0];
   const cameBack = navigation !== undefined && navigation.type === "back_forward";
+  const keptBefore = (cameBack && history.state && history.state.formOnce) || {};
   const typedInto = (form) =>
     JSON.stringify(
       Array.from(new FormData(form))
         .filter(([name]) => name !== "form_once" && name !== "csrf_token")
         .map(([name, value]) => [name, typeof value === "string" ? value : [value.name, value.size]]),
     );
+  const tokenToSend = (input, index) => {
+    const kept = keptBefore[index];
+    return kept && kept.typed === typedInto(input.form) ? kept.token : input.value;
+  };
+  const keep = () => {
+    const formOnce = {};
+    onceInputs.forEach((input, index) => {
+      if (input.form) formOnce[index] = { token: tokenToSend(input, index), typed: typedInto(input.form) };
+    });
+    history.replaceState(Object.assign({}, history.state, { formOnce }), "");
+  };
   onceInputs.forEach((input, index) => {
     if (!input.form) return;
+    input.form.addEventListener("input", keep);
+    input.form.addEventListener("change", keep);
     input.form.addEventListener("submit", () => {
-      const typed = typedInto(input.form);
-      const kept = ((history.state && history.state.formOnce) || {})[index];
-      if (cameBack && kept && kept.typed === typed) input.value = kept.token;
-      const formOnce = Object.assign({}, history.state && history.state.formOnce);
-      formOnce[index] = { token: input.value, typed };
-      history.replaceState(Object.assign({}, history.state, { formOnce }), "");
+      input.value = tokenToSend(input, index);
     });
   });
+  if (onceInputs.length > 0) keep();
   document.documentElement.dataset.pagesReady = "true";
 })();
