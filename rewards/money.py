@@ -5,20 +5,23 @@ from __future__ import annotations
 import re
 
 from rewards.errors import AmountInvalid
+from rewards.fullwidth import halfwidth
 
 # A single bill above this is a typing mistake, not a sale at a neighbourhood shop.
 MAX_AMOUNT_FEN = 10_000_000  # ¥100,000.00
 
-# ASCII digits only (a bare \d also takes ١٢ or １２); commas only as thousands separators, so
+# ASCII digits only (a bare \d also takes ١٢); full-width digits and full stops are made plain
+# first (``halfwidth``); commas only as thousands separators, so
 # "12,50" (a decimal comma) is refused rather than read as ¥1,250.
 _YUAN = re.compile(r"^(?P<yuan>\d{1,9}|\d{1,3}(?:,\d{3}){1,2})(?:\.(?P<fen>\d{1,2}))?$", re.ASCII)
 
 
 def parse_yuan(text: object) -> int:
-    """Parse a typed yuan amount such as ``"128.5"`` into fen (12850); never via float."""
+    """Parse a typed yuan amount such as ``"128.5"`` into fen (12850); never via float.
+    Full-width digits and full stops, as a Chinese input method types them, are read as plain."""
     if not isinstance(text, str):
         raise AmountInvalid('金额必须是文本形式的数字，例如 "128.50"。')
-    cleaned = text.strip().removeprefix("¥").removeprefix("￥").strip()
+    cleaned = halfwidth(text).strip().removeprefix("¥").removeprefix("￥").strip()
     match = _YUAN.fullmatch(cleaned)
     if not match:
         raise AmountInvalid()

@@ -155,6 +155,27 @@ def test_confirm_records_the_sale_with_201_and_a_retry_returns_it_with_200(
     assert writes(session)[0] == 1
 
 
+FULL_WIDTH = str.maketrans("0123456789.", "０１２３４５６７８９．")
+
+
+def test_full_width_digits_are_read_as_plain_ones_in_the_card_number_and_the_amount(
+    client, world, session, key
+):
+    """A POS whose cashier typed in a Chinese input method's full-width mode."""
+    typed_card = world.gold_card.card_no.translate(FULL_WIDTH)
+    body = {"token": typed_card, "amount": "１２８．５０"}
+    preview = client.post(PREVIEW, json=body, headers=bearer(key))
+    assert preview.status_code == 200, preview.get_json()
+    assert preview.get_json()["payable_fen"] == 11308
+    confirmed = client.post(
+        CONFIRM, json={**body, "idempotency_key": "pos1-fullwidth"}, headers=bearer(key)
+    )
+    assert confirmed.status_code == 201, confirmed.get_json()
+    assert confirmed.get_json()["amount_fen"] == 12850
+    refused = client.post(PREVIEW, json={**body, "amount": "１２８，５０"}, headers=bearer(key))
+    assert_error(refused, 422, "amount_invalid")
+
+
 def test_sale_by_key_records_the_key_and_no_cashier(client, world, session, tokens, key):
     token = tokens.printed_token(world.silver_card)
     body = {"token": token, "amount": "20", "idempotency_key": "pos1-000002"}

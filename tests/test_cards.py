@@ -133,6 +133,13 @@ def test_anything_but_twelve_ascii_digits_is_not_a_card_number(text: str):
 
 def test_typed_card_number_may_contain_spaces_and_dashes():
     assert cards.normalise_card_number("8123 4567-8903") == "812345678903"
+
+
+@pytest.mark.parametrize(
+    "typed", ["８１２３４５６７８９０３", "８１２３\u3000４５６７－８９０３", "8123 ４５６７ 8903"]
+)
+def test_a_card_number_typed_in_full_width_digits_is_read_as_plain_digits(typed: str):
+    assert cards.normalise_card_number(typed) == "812345678903"
     assert cards.format_card_number("812345678903") == "8123 4567 8903"
 
 

@@ -143,6 +143,29 @@ def test_typed_printed_card_number_previews(client, shop):
     assert "88折" in html and 'data-testid="payable">¥8.80<' in html
 
 
+def test_a_card_number_and_amount_typed_in_full_width_digits_preview_and_confirm(
+    client, shop, session
+):
+    full_width = str.maketrans("0123456789.", "０１２３４５６７８９．")
+    typed_card = shop.gold_card.card_no.translate(full_width)
+    sign_in(client, shop.cashier)
+    html = page_text(preview(client, typed_card, "１０．００"))
+    assert "88折" in html and 'data-testid="payable">¥8.80<' in html
+    response = client.post(
+        "/merchant/checkout/confirm",
+        data={
+            "code": typed_card,
+            "amount": "１０．００",
+            "idempotency_key": hidden(html, "idempotency_key"),
+        },
+    )
+    assert response.status_code == 302
+    recorded = session.scalar(select(Redemption).order_by(Redemption.id.desc()))
+    assert (recorded.amount_fen, recorded.discount_fen) == (1000, 120)
+    refused = page_text(preview(client, typed_card, "１０，００"))
+    assert "金额" in refused and 'data-testid="payable"' not in refused
+
+
 def test_scanner_enter_without_amount_keeps_code_and_asks_for_amount(client, shop, tokens):
     token, _ = tokens.phone_token(shop.gold_card)
     sign_in(client, shop.cashier)

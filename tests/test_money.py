@@ -36,6 +36,21 @@ def test_parse_yuan_never_goes_through_float() -> None:
 
 
 @pytest.mark.parametrize(
+    ("typed", "fen"),
+    [
+        ("１２８.５０", 12850),  # full-width digits, ASCII full stop
+        ("１２８．５０", 12850),  # FULLWIDTH FULL STOP
+        ("１２８。５", 12850),  # the ideographic full stop (Chinese punctuation mode)
+        ("￥１２８", 12800),
+        ("\u3000１２８.５\u3000", 12850),  # ideographic spaces around it
+        ("1２8.5０", 12850),  # switched mode half-way
+    ],
+)
+def test_full_width_digits_and_full_stops_are_read_as_a_plain_amount(typed: str, fen: int) -> None:
+    assert parse_yuan(typed) == fen
+
+
+@pytest.mark.parametrize(
     "typed",
     [
         "-1",
@@ -49,7 +64,11 @@ def test_parse_yuan_never_goes_through_float() -> None:
         "NaN",
         "inf",
         "١٢",  # Arabic-Indic digits: \d would take them without re.ASCII
-        "１２",  # full-width digits
+        "１２，５０",  # a full-width comma is not a decimal point either
+        "１２.５.０",
+        "１２ａ",
+        "－５",  # a full-width minus is still a minus
+        "１.２３４",
         "12,50",  # a decimal comma must not become ¥1,250
         "1,2,3",
         "12.",

@@ -25,6 +25,7 @@ from rewards.errors import (
     TokenInvalid,
     ValidationFailed,
 )
+from rewards.fullwidth import halfwidth
 from rewards.models import (
     CARD_STATUS_LABELS,
     Account,
@@ -83,8 +84,9 @@ def format_card_number(number: str) -> str:
 
 
 def normalise_card_number(text: str) -> str | None:
-    """The card number typed in ``text`` (spaces and dashes allowed), or None if it is not one."""
-    digits = text.replace(" ", "").replace("-", "")
+    """The card number typed in ``text`` (spaces and dashes allowed, full-width ones and full-width
+    digits too), or None if it is not one."""
+    digits = halfwidth(text).replace(" ", "").replace("-", "")
     is_number = digits.isascii() and digits.isdigit() and len(digits) == CARD_NUMBER_DIGITS
     return digits if is_number else None
 
@@ -419,7 +421,8 @@ class CardTokens:
     def verify(self, session: Session, text: str, now: datetime | None = None) -> VerifiedCard:
         """Resolve a scanned or typed credential to a usable card, or raise the precise error."""
         now = now or utcnow()
-        if looks_offline(text or ""):
+        text = halfwidth(text or "")  # typed with a full-width input method: plain digits
+        if looks_offline(text):
             card, period = self._offline_card(session, text, now)
             _refuse_unusable(card)
             nonce = offline_nonce(card.id, period)
@@ -457,7 +460,8 @@ class CardTokens:
         a replaced or revoked card, or an old generation's code, does not.
         """
         now = now or utcnow()
-        if looks_offline(text or ""):
+        text = halfwidth(text or "")  # typed with a full-width input method: plain digits
+        if looks_offline(text):
             return self._offline_card(session, text, now)[0]
         credential = self._read(text, now)
         card = session.scalar(select(Card).where(Card.card_no == credential.card_no))
