@@ -279,6 +279,14 @@ def receipt(redemption_id: int) -> str:
     )
 
 
+@bp.get("/my-sales")
+@counter
+def own_sales() -> str:
+    """The sales this cashier recorded today and yesterday, each with its receipt to reprint."""
+    days = redemptions.own_recent_sales(db.session, current_actor(), business_date())
+    return render_template("merchant/own_sales.html", days=days)
+
+
 # -- the back office ------------------------------------------------------------------------
 
 

@@ -158,3 +158,11 @@ def world(session: Session) -> factories.World:
     built = factories.build_world(session)
     session.commit()
     return built
+
+
+@pytest.fixture()
+def shop(world, session, tokens):  # type: ignore[no-untyped-def]
+    """The world, with the token signer at hand for the merchant tests' ``sale`` helper."""
+    session.info["tokens"] = tokens
+    yield world
+    session.info.pop("tokens", None)

@@ -251,6 +251,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "POST /merchant/keys": BACK_OFFICE,
     "POST /merchant/keys/<key_id>/revoke": BACK_OFFICE,
     "GET /merchant/keys/<key_id>/created": BACK_OFFICE,
+    "GET /merchant/my-sales": COUNTER,  # the cashier's own sales of today and yesterday
     "GET /merchant/redemptions": BACK_OFFICE,
     "GET /merchant/redemptions/<redemption_id>": COUNTER,  # the receipt just printed
     "POST /merchant/redemptions/<redemption_id>/void": BACK_OFFICE,  # only a manager voids

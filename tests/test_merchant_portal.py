@@ -60,14 +60,6 @@ def sale(session, world, card, amount: str, at: datetime | None = None, account=
     return redemption
 
 
-@pytest.fixture()
-def shop(world, session, tokens):
-    """The world, with the token signer at hand for ``sale``."""
-    session.info["tokens"] = tokens
-    yield world
-    session.info.pop("tokens", None)
-
-
 def preview(client, code: str, amount: str):
     return client.post("/merchant/checkout", data={"code": code, "amount": amount})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -146,6 +146,48 @@ def list_redemptions(
         .offset((page - 1) * page_size)
     ).all()
     return RedemptionPage([_view(*row) for row in rows], page, page_size, total)
+
+
+# A cashier's own sales go back this many business days, today included (today and yesterday):
+# enough to reprint a receipt or check a sale when a customer comes back; the manager's list
+# (list_redemptions) has the rest.
+OWN_SALES_DAYS = 2
+# More sales than a till makes in two days: the page is never unbounded.
+OWN_SALES_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class OwnSales:
+    """A cashier's own sales of one business day, newest first."""
+
+    day: date
+    sales: list[RedemptionView]
+
+    @property
+    def completed(self) -> list[RedemptionView]:
+        return [sale for sale in self.sales if sale.status is RedemptionStatus.COMPLETED]
+
+
+def own_recent_sales(session: Session, actor: Actor, today: date) -> list[OwnSales]:
+    """The sales this cashier (or manager) recorded at the counter today and yesterday, by day.
+
+    Only sales recorded under the actor's own account: not the POS's (an API key's), not
+    another cashier's."""
+    merchant_id = _own_merchant(actor)
+    if actor.account_id is None:
+        raise Forbidden("只有店员账号有自己的结算记录。")
+    days = [today - timedelta(days=back) for back in range(OWN_SALES_DAYS)]
+    rows = session.execute(
+        _with_holder(merchant_id)
+        .where(
+            Redemption.cashier_id == actor.account_id,
+            Redemption.business_date.in_(days),
+        )
+        .order_by(Redemption.created_at.desc(), Redemption.id.desc())
+        .limit(OWN_SALES_LIMIT)
+    ).all()
+    views = [_view(*row) for row in rows]
+    return [OwnSales(day, [sale for sale in views if sale.business_date == day]) for day in days]
 
 
 @dataclass(frozen=True)
