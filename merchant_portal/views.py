@@ -127,14 +127,54 @@ def _merchant_context() -> dict[str, object]:
     return {"merchant": merchant, "is_manager": current_user.role is Role.MERCHANT_MANAGER}
 
 
-def _parse_month(text: str | None, default: date) -> date:
-    try:
-        year, month = (int(part) for part in (text or "").split("-"))
-        if 2000 <= year <= default.year + 1:
-            return date(year, month, 1)
-    except ValueError:
-        pass
-    return default.replace(day=1)
+# The reports reach back to this year and forward to next year; anything else is refused.
+FIRST_REPORT_YEAR = 2000
+
+
+def _report_years(today: date) -> tuple[int, int]:
+    return FIRST_REPORT_YEAR, today.year + 1
+
+
+def _parse_month(text: str | None, today: date) -> tuple[date, str | None]:
+    """The month asked for (``YYYY-MM``), or this month and why the one asked for is refused."""
+    if not text:
+        return today.replace(day=1), None
+    first, last = _report_years(today)
+    year_text, _dash, month_text = text.partition("-")
+    if (
+        year_text.isascii()
+        and year_text.isdigit()
+        and month_text.isascii()
+        and month_text.isdigit()
+    ):
+        year, month = int(year_text), int(month_text)
+        if not first <= year <= last:
+            return today.replace(day=1), _(
+                "%(year)s 年超出范围：报表可查 %(first)s 至 %(last)s 年。下面是本月。",
+                year=year,
+                first=first,
+                last=last,
+            )
+        if 1 <= month <= 12:
+            return date(year, month, 1), None
+    return today.replace(day=1), _("月份格式不对（应为 年-月，如 2026-03）。下面是本月。")
+
+
+def _parse_year(text: str | None, today: date) -> tuple[int, str | None]:
+    """The year asked for, or this year and why the one asked for is refused."""
+    if not text:
+        return today.year, None
+    first, last = _report_years(today)
+    if not (text.isascii() and text.isdigit()):
+        return today.year, _("年份格式不对（应为四位数字，如 2026）。下面是今年。")
+    if not first <= int(text) <= last:
+        return today.year, _(
+            "%(year)s 年超出范围：报表可查 %(first)s 至 %(last)s 年。下面是今年。",
+            year=int(text),
+            first=first,
+            last=last,
+        )
+    return int(text), None
 
 
 # -- the counter ----------------------------------------------------------------------------
@@ -267,13 +307,17 @@ def checkout_confirm() -> Response | tuple[str, int]:
 @counter
 def receipt(redemption_id: int) -> str:
     """The receipt (小票) of one sale of this shop: printable on a narrow receipt printer."""
+    return _receipt_page(redemption_id, VoidForm(formdata=None))
+
+
+def _receipt_page(redemption_id: int, void_form: VoidForm) -> str:
     found = redemptions.get_receipt(db.session, current_actor(), redemption_id)
     return render_template(
         "merchant/receipt.html",
         receipt=found,
         sale=found.sale,
         today=business_date(),
-        void_form=VoidForm(formdata=None),
+        void_form=void_form,
         next_customer=request.args.get("next_customer") == "1",
         scan_form=CheckoutForm(formdata=None),
     )
@@ -292,14 +336,12 @@ def own_sales() -> str:
 
 @bp.post("/redemptions/<int:redemption_id>/void")
 @back_office
-def void(redemption_id: int) -> Response:
-    """Void a sale of today with a reason (撤销)."""
+def void(redemption_id: int) -> Response | tuple[str, int]:
+    """Void a sale of today with a reason (撤销); without one, the receipt again with the
+    message under the reason field (422), nothing voided."""
     form = VoidForm()
     if not form.validate():
-        for errors in form.errors.values():
-            for message in errors:
-                flash(message, "error")
-        return redirect(url_for(".receipt", redemption_id=redemption_id))
+        return _receipt_page(redemption_id, form), 422
     try:
         checkout.void(db.session, current_actor(), redemption_id, form.reason.data)
     except DomainError as error:
@@ -371,16 +413,17 @@ def redemption_export() -> Response:
 
 @bp.get("/reports/daily")
 @back_office
-def daily_report() -> str:
-    """Sales per day of a month (日报), with a bar chart."""
+def daily_report() -> str | tuple[str, int]:
+    """Sales per day of a month (日报), with a bar chart; a month out of range is refused (400)
+    with the reason, over this month's figures."""
     today = business_date()
-    month = _parse_month(request.args.get("month"), today)
+    month, refused = _parse_month(request.args.get("month"), today)
     first, last = merchant_reports.month_bounds(month)
     days = merchant_reports.daily_summary(db.session, current_actor(), _merchant_id(), month)
     total = merchant_reports.period_summary(
         db.session, current_actor(), _merchant_id(), first, last
     )
-    return render_template(
+    page = render_template(
         "merchant/report.html",
         kind="daily",
         rows=days,
@@ -389,28 +432,32 @@ def daily_report() -> str:
         previous=(first - timedelta(days=1)).replace(day=1),
         following=last + timedelta(days=1),
         today=today,
+        refused=refused,
     )
+    return (page, 400) if refused else page
 
 
 @bp.get("/reports/monthly")
 @back_office
-def monthly_report() -> str:
-    """Sales per month of a year (月报), with a bar chart."""
+def monthly_report() -> str | tuple[str, int]:
+    """Sales per month of a year (月报), with a bar chart; a year out of range is refused (400)
+    with the reason, over this year's figures."""
     today = business_date()
-    year = request.args.get("year", today.year, type=int) or today.year
-    year = min(max(year, 2000), today.year + 1)
+    year, refused = _parse_year(request.args.get("year"), today)
     months = merchant_reports.monthly_summary(db.session, current_actor(), _merchant_id(), year)
     total = merchant_reports.period_summary(
         db.session, current_actor(), _merchant_id(), date(year, 1, 1), date(year, 12, 31)
     )
-    return render_template(
+    page = render_template(
         "merchant/report.html",
         kind="monthly",
         rows=months,
         total=total,
         year=year,
         today=today,
+        refused=refused,
     )
+    return (page, 400) if refused else page
 
 
 @bp.route("/staff", methods=["GET", "POST"])

@@ -18,6 +18,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    send_from_directory,
 )
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -161,6 +162,17 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
     if not app.debug and not app.testing:
         app.register_error_handler(Exception, handle_unexpected)
+
+    # Browsers ask for /favicon.ico whatever the page links; the pages link the SVG too.
+    # Both are the brand's red square with a white star (rewards/static/favicon.*).
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return send_from_directory(
+            app.static_folder or "",
+            "favicon.ico",
+            mimetype="image/vnd.microsoft.icon",
+            max_age=86400,
+        )
 
     from rewards.forms_once import new_nonce
 

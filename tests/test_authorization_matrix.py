@@ -104,6 +104,7 @@ TOKEN_SIGN_IN = PUBLIC  # POST /api/v1/auth/token is how a person gets a token
 MATRIX: dict[str, dict[str, str]] = {
     # sign-in, activation, first password
     "GET /": SIGNED_IN,  # anonymous → the sign-in page, signed in → one's home
+    "GET /favicon.ico": PUBLIC,
     "GET /login": PUBLIC,
     "POST /login": PUBLIC,
     "POST /logout": SIGNED_OUT,

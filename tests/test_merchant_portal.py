@@ -372,8 +372,12 @@ def test_another_merchants_redemption_is_not_found(client, shop, session):
 def test_manager_voids_a_sale_with_a_reason(client, shop, session):
     redemption = sale(session, shop, shop.gold_card, "66.00")
     sign_in(client, shop.manager)
-    refused = client.post(f"/merchant/redemptions/{redemption.id}/void", data={"reason": ""})
-    assert refused.status_code == 302
+    refused = client.post(f"/merchant/redemptions/{redemption.id}/void", data={"reason": "  "})
+    assert refused.status_code == 422  # the receipt again, the message under the reason field
+    field = re.search(r'<div class="field has-error">.*?</div>', page_text(refused), re.S)
+    assert (
+        field and "请填写撤销原因。" in field.group(0) and 'aria-invalid="true"' in field.group(0)
+    )
     session.expire_all()
     assert session.get(Redemption, redemption.id).status is RedemptionStatus.COMPLETED
     response = client.post(
@@ -630,10 +634,55 @@ def test_daily_report_table_lists_only_days_with_sales(client, shop, session):
     assert "02-14" not in table  # an empty day is in the chart's range, not in the table
 
 
-@pytest.mark.parametrize("month", ["9999-12", "2024-13", "garbage", "0-1"])
-def test_daily_report_falls_back_to_this_month_for_a_bad_month(client, shop, month, clock):
+@pytest.mark.parametrize(
+    ("month", "reason"),
+    [
+        ("9999-12", "9999 年超出范围"),
+        ("1999-12", "1999 年超出范围"),
+        ("2024-13", "月份格式不对"),
+        ("garbage", "月份格式不对"),
+        ("0-1", "0 年超出范围"),
+        ("２０２４-０１", "月份格式不对"),
+    ],
+)
+def test_a_month_report_out_of_range_says_so_over_this_months_figures(
+    client, shop, month, reason, clock
+):
     sign_in(client, shop.manager)
     response = client.get(f"/merchant/reports/daily?month={month}")
     today = clock.today
+    assert response.status_code == 400
+    html = page_text(response)
+    refused = re.search(r'data-testid="refused">([^<]+)<', html)
+    assert refused and reason in refused.group(1) and "下面是本月" in refused.group(1)
+    assert f"{today.year}年{today.month}月" in html
+
+
+@pytest.mark.parametrize(
+    ("year", "reason"),
+    [
+        ("1999", "1999 年超出范围：报表可查 2000 至"),
+        ("99999", "99999 年超出范围"),
+        ("-1", "年份格式不对"),
+        ("二〇二六", "年份格式不对"),
+    ],
+)
+def test_a_year_report_out_of_range_says_so_instead_of_showing_another_year(
+    client, shop, year, reason, clock
+):
+    sign_in(client, shop.manager)
+    response = client.get(f"/merchant/reports/monthly?year={year}")
+    assert response.status_code == 400
+    html = page_text(response)
+    refused = re.search(r'data-testid="refused">([^<]+)<', html)
+    assert refused and reason in refused.group(1) and "下面是今年" in refused.group(1)
+    assert f"月报 · {clock.today.year}年" in html
+    assert "2000年" not in html
+
+
+def test_a_year_in_range_shows_that_year_without_a_refusal(client, shop, clock):
+    sign_in(client, shop.manager)
+    response = client.get(f"/merchant/reports/monthly?year={clock.today.year - 1}")
     assert response.status_code == 200
-    assert f"{today.year}年{today.month}月" in page_text(response)
+    assert 'data-testid="refused"' not in page_text(response)
+    assert f"月报 · {clock.today.year - 1}年" in page_text(response)

@@ -126,6 +126,7 @@ def test_opening_a_secretary_shows_the_one_time_password_once(browser, live_shop
     page.select_option("#community", code)
     with page.expect_response(lambda r: "/opened" in r.url) as slip:
         page.click("button[type=submit].primary")
+    page.wait_for_url("**/opened?*")  # and its load: the print button is shown by pages.js
     assert slip.value.headers["cache-control"] == "no-store"
     password = page.text_content("[data-testid=one-time-password]").strip()
     assert len(password) == 10
@@ -163,6 +164,7 @@ def test_reset_disable_and_unlock_from_an_accounts_page(browser, live_shop: Shop
     page.wait_for_selector("html[data-pages-ready]", state="attached")
     with page.expect_response(lambda r: "/password-reset" in r.url) as slip:
         page.click("[data-testid=reset]")
+    page.wait_for_url("**/password-reset?*")
     assert slip.value.headers["cache-control"] == "no-store"
     assert "密码已重置" in page.text_content("h1")
     assert page.locator("[data-testid=one-time-password]").count() == 1
