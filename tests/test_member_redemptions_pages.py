@@ -96,9 +96,10 @@ def test_savings_per_month_and_year_leave_voided_sales_out(client, session, worl
 def test_a_sale_of_last_year_counts_in_last_years_savings_only(
     client, session, world, tokens, clock
 ):
-    last_year = clock.now - timedelta(days=max(clock.today.timetuple().tm_yday, 40))
+    days_back = max(clock.today.timetuple().tm_yday, 40)
+    last_year = clock.now - timedelta(days=days_back)
     # Points earned a month before that day, so the card was gold then too.
-    factories.points(session, world.gold, 200, clock.today - timedelta(days=100))
+    factories.points(session, world.gold, 200, clock.today - timedelta(days=days_back + 30))
     sale(session, world, tokens, world.gold_card, "100.00", "old-1", at=last_year)
     page = open_redemptions(client, session, world.gold)
     assert year_saved(page) == "¥0.00" and "这一年还没有用动力卡打过折" in page

@@ -42,8 +42,9 @@ def phone_page(browser, shop: Shop, username: str):  # type: ignore[no-untyped-d
 
 
 def seed_history(shop: Shop) -> None:
-    """A year and more of the gold member's history: adjustments, an activity, claims decided
-    both ways, a reversal; and 40 points that leave the window within 30 days."""
+    """A year and more of the gold member's history: adjustments (one of them last year's,
+    whatever the day), an activity, claims decided both ways, a reversal; and 40 points that
+    leave the window within 30 days."""
     with shop.app.app_context():
         card = db.session.get(Card, shop.gold_card_id)
         member = card.member
@@ -60,6 +61,16 @@ def seed_history(shop: Shop) -> None:
                 today() - timedelta(days=20 + n * 17),
                 idempotency_key=f"seed:{n}",
             )
+        # Last year has entries whatever the day (on 31 December the others are all this year's).
+        ledger.adjust(
+            db.session,
+            factories.OPERATOR,
+            member.id,
+            2,
+            "上年度社区考评加分",
+            date(today().year - 1, 12, 1),
+            idempotency_key="seed:last-year",
+        )
         activity = activities.create_activity(
             db.session,
             boss,
