@@ -93,6 +93,7 @@ def _activity_community(actor: Actor, code: str | None) -> Community:
     403,
     404,
     422,
+    operation_id="listClaims",
     summary="积分申报队列",
     description=(
         "本社区的积分申报，默认只列待认定的（最早提交的在前）；已认定、已驳回或全部按提交时间"
@@ -124,6 +125,7 @@ def list_claims(query: dict[str, Any]) -> Page[Claim]:
     404,
     409,
     422,
+    operation_id="certifyClaim",
     summary="认定申报",
     description=(
         "认定一条待认定的申报，记入一条积分记录；可用 points 改分值（不超过类别上限）。"
@@ -154,6 +156,7 @@ def certify_claim(args: dict[str, Any], claim_id: int) -> Claim:
     404,
     409,
     422,
+    operation_id="rejectClaim",
     summary="驳回申报",
     description="驳回一条待认定的申报，原因会显示给党员。",
     notes={
@@ -180,6 +183,7 @@ def reject_claim(args: dict[str, Any], claim_id: int) -> Claim:
     403,
     404,
     422,
+    operation_id="listMembers",
     summary="党员名册",
     description=(
         "本社区在册党员，按党员编号排列；q 按姓名、编号开头或手机尾号搜索。"
@@ -225,6 +229,7 @@ def _entry_view(entry: LedgerEntry, member: Member) -> dict[str, Any]:
     404,
     409,
     422,
+    operation_id="createAdjustment",
     summary="积分调整",
     description=(
         "为本社区党员记一笔积分调整（正数加分、负数减分），原因必填，记入积分台账且不可修改；"
@@ -282,6 +287,7 @@ def adjust_points(args: dict[str, Any], member_no: str) -> tuple[dict[str, Any],
     403,
     404,
     422,
+    operation_id="createActivity",
     summary="创建活动",
     description="创建一项社区活动，参加者每人得 points 分；区管理员须用 community 指定社区。",
     notes={
@@ -320,6 +326,7 @@ def create_activity(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
     403,
     404,
     422,
+    operation_id="recordAttendance",
     summary="登记活动签到",
     description=(
         "按党员编号登记参加活动的人，每人记一次活动分值。整批要么全部记录，要么全部不记："

@@ -76,6 +76,7 @@ def _my_member_id() -> int:
     401,
     403,
     404,
+    operation_id="getMyOverview",
     summary="我的积分和卡",
     description=(
         "党员本人：编号、姓名、社区、等级窗口内积分和全部积分、今天的实时等级、"
@@ -97,6 +98,7 @@ def me() -> MemberOverview:
     403,
     404,
     422,
+    operation_id="listMyLedgerEntries",
     summary="我的积分明细",
     description=(
         "本人的全部积分记录，最新的在前，每条附上原因（积分类别和申报内容、活动名称、"
@@ -136,6 +138,7 @@ def my_ledger(query: dict[str, Any]) -> Page[EntryLine]:
     403,
     404,
     422,
+    operation_id="submitMyClaim",
     summary="提交服务申报",
     description=(
         "为自己申报一次服务，按该类别的默认分值申报，等待社区书记认定。"
@@ -173,6 +176,7 @@ def submit_claim(args: dict[str, Any]) -> tuple[Claim, int]:
     401,
     403,
     422,
+    operation_id="listMyClaims",
     summary="我的服务申报",
     description="本人提交过的申报，最新的在前，带状态、认定的分值和驳回原因；可按 status 筛选。",
     notes=MEMBER_ONLY,
@@ -200,6 +204,7 @@ def list_my_claims(query: dict[str, Any]) -> Page[Claim]:
     401,
     403,
     422,
+    operation_id="listMerchants",
     summary="联盟商家和我的优惠",
     description=(
         "联盟商家（按商家编号），每家附上今天按我的实时等级能享受的优惠（my_discount，"
@@ -231,6 +236,7 @@ def list_merchants(query: dict[str, Any]) -> Page[MerchantOffer]:
     403,
     404,
     422,
+    operation_id="issueOfflineKey",
     summary="离线卡码密钥",
     description=(
         "为本人当前的动力卡发一个新的离线卡码密钥（RFC 6238 TOTP：SHA1、6 位、30 秒）。"
@@ -260,6 +266,7 @@ def issue_offline_key() -> tuple[OfflineKey, int, dict[str, str]]:
     blp,
     401,
     403,
+    operation_id="exportMyData",
     summary="我的个人信息",
     description=(
         "系统保存的关于本人的全部信息（《个人信息保护法》）：登记信息、账号、卡、积分记录、"

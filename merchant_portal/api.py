@@ -64,11 +64,16 @@ ERROR_STATUSES = {
 }
 
 
-def _operation(*statuses: int, notes: dict[int, str] | None = None) -> Callable[[F], F]:
-    """Document the bearer key and the contract's error body for each of ``statuses``."""
+def _operation(
+    *statuses: int, operation_id: str, notes: dict[int, str] | None = None
+) -> Callable[[F], F]:
+    """Document the operation's id, the bearer key and the contract's error body for each of
+    ``statuses``."""
     descriptions = {**ERROR_STATUSES, **(notes or {})}
     statuses = (*statuses, 403)  # every call: a key of a suspended merchant
-    return document_operation(blp, statuses, descriptions, SECURITY_SCHEME)
+    return document_operation(
+        blp, statuses, descriptions, SECURITY_SCHEME, operation_id=operation_id
+    )
 
 
 def _actor() -> Actor:
@@ -109,7 +114,14 @@ blp.errorhandler(HTTPException)(request_refused)
 @blp.post("/checkout/preview")
 @blp.arguments(PreviewRequestSchema, example={"token": "812345678903", "amount": "128.50"})
 @blp.response(200, QuoteSchema)
-@_operation(400, 401, 409, 422, notes={409: "token_used：这个手机卡码已经结算过一次。"})
+@_operation(
+    400,
+    401,
+    409,
+    422,
+    operation_id="previewCheckout",
+    notes={409: "token_used：这个手机卡码已经结算过一次。"},
+)
 def preview(args: dict[str, Any]) -> Quote:
     """Work out the discount for a shown card and a bill (试算); records nothing.
 
@@ -127,7 +139,7 @@ def preview(args: dict[str, Any]) -> Quote:
 @blp.alt_response(
     200, schema=RedemptionSchema, success=True, description="同一幂等键的重试：返回原来那笔结算。"
 )
-@_operation(400, 401, 409, 422)
+@_operation(400, 401, 409, 422, operation_id="createRedemption")
 def create_redemption(args: dict[str, Any]) -> tuple[RedemptionView, int, dict[str, str]]:
     """Confirm the discounted sale (确认结算); a retry with the same idempotency key is safe."""
     redemption, created, quote = checkout.confirm_with_quote(
@@ -156,6 +168,7 @@ def create_redemption(args: dict[str, Any]) -> tuple[RedemptionView, int, dict[s
     404,
     409,
     422,
+    operation_id="voidRedemption",
     notes={
         409: "conflict：这笔结算已经撤销过，或不是今天（营业日）的结算。",
         422: "invalid：缺少撤销原因，或原因不在 2 到 200 个字之间。",
@@ -172,7 +185,12 @@ def void_redemption(args: dict[str, Any], redemption_id: int) -> RedemptionView:
 @blp.get("/redemptions")
 @blp.arguments(RedemptionQuerySchema, location="query")
 @blp.response(200, RedemptionPageSchema)
-@_operation(401, 422, notes={422: "invalid：日期不是 YYYY-MM-DD、起始晚于截止，或页码超出范围。"})
+@_operation(
+    401,
+    422,
+    operation_id="listRedemptions",
+    notes={422: "invalid：日期不是 YYYY-MM-DD、起始晚于截止，或页码超出范围。"},
+)
 def list_redemptions(query: dict[str, Any]) -> RedemptionPage:
     """This merchant's sales, newest first, optionally between two business dates."""
     return redemptions.list_redemptions(
@@ -187,7 +205,7 @@ def list_redemptions(query: dict[str, Any]) -> RedemptionPage:
 
 @blp.get(REDEMPTION_URL)
 @blp.response(200, RedemptionSchema)
-@_operation(401, 404)
+@_operation(401, 404, operation_id="getRedemption")
 def get_redemption(redemption_id: int) -> RedemptionView:
     """One of this merchant's sales."""
     return redemptions.get_redemption(db.session, _actor(), redemption_id)

@@ -1,5 +1,6 @@
 """What every /api/v1 blueprint shares (the POS API and the people API): the contract's error
-body for webargs' refusals, ids in URLs, and each operation's errors in the OpenAPI document."""
+body for webargs' refusals, ids in URLs, and each operation's operationId and errors in the
+OpenAPI document."""
 
 from __future__ import annotations
 
@@ -57,10 +58,18 @@ def document_operation(
     statuses: tuple[int, ...],
     descriptions: dict[int, str],
     security_scheme: str | None,
+    *,
+    operation_id: str,
     **doc: Any,
 ) -> Callable[[F], F]:
-    """Document an operation: the contract's error body for each of ``statuses`` (described by
-    ``descriptions``), the credential it needs, and any other OpenAPI fields (``summary`` …)."""
+    """Document an operation: its ``operationId``, the contract's error body for each of
+    ``statuses`` (described by ``descriptions``), the credential it needs, and any other OpenAPI
+    fields (``summary`` …).
+
+    ``operation_id`` is camelCase verb and noun (``previewCheckout``), unique in the document:
+    generated clients name their functions after it (``preview_checkout``), so it is part of the
+    contract and never changes in v1."""
+    doc["operationId"] = operation_id
     doc["security"] = [{security_scheme: []}] if security_scheme else []
 
     def decorate(view: F) -> F:

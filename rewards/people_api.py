@@ -57,19 +57,23 @@ ERROR_STATUSES = {
 def documented(
     blueprint: Blueprint,
     *statuses: int,
+    operation_id: str,
     summary: str,
     description: str = "",
     notes: dict[int, str] | None = None,
     signed_in: bool = True,
 ) -> Callable[[F], F]:
-    """Document an operation for API users: its Chinese summary and description, the people
-    token, and the contract's error body for each of ``statuses``."""
+    """Document an operation for API users: its operationId (camelCase, for generated clients),
+    its Chinese summary and description, the people token, and the contract's error body for
+    each of ``statuses``."""
     descriptions = {**ERROR_STATUSES, **(notes or {})}
     doc: dict[str, Any] = {"summary": summary}
     if description:
         doc["description"] = description
     scheme = SECURITY_SCHEME if signed_in else None
-    return document_operation(blueprint, statuses, descriptions, scheme, **doc)
+    return document_operation(
+        blueprint, statuses, descriptions, scheme, operation_id=operation_id, **doc
+    )
 
 
 def current_person() -> Actor:
@@ -139,6 +143,7 @@ blp.errorhandler(HTTPException)(request_refused)
     401,
     422,
     429,
+    operation_id="createToken",
     summary="登录，换取令牌",
     description=(
         "用用户名和密码换取登录令牌（只返回这一次，服务器只存它的摘要）。"
@@ -173,7 +178,13 @@ def sign_in(args: dict[str, Any]) -> IssuedToken | tuple[Response, int, dict[str
 
 @blp.delete("/auth/token")
 @blp.response(204, description="已退出登录：这个令牌从此无效（同一账号的其他令牌不受影响）。")
-@documented(blp, 401, summary="退出登录", description="使本次请求所带的令牌失效。")
+@documented(
+    blp,
+    401,
+    operation_id="revokeToken",
+    summary="退出登录",
+    description="使本次请求所带的令牌失效。",
+)
 def sign_out() -> None:
     """Sign this token out (退出登录)."""
     api_tokens.revoke_token(db.session, g.people_token)
@@ -185,6 +196,7 @@ def sign_out() -> None:
 @documented(
     blp,
     401,
+    operation_id="listCategories",
     summary="积分类别",
     description="正在使用的积分类别：代码、名称、默认分值和每次最高分值。任何已登录的人都可查看。",
 )

@@ -9,7 +9,6 @@ from one request to the next, as it does in production.
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
-from werkzeug.serving import make_server
 
 from rewards import create_app
 from rewards.config import load_settings
@@ -33,7 +31,7 @@ from rewards.services import api_tokens, merchants
 from rewards.services.cards import CardTokens
 from tests import factories
 from tests.conftest import TEST_DATABASE_URL
-from tests.live_http import csrf_token, sign_in
+from tests.live_http import csrf_token, serving, sign_in
 
 # Needs PostgreSQL: SQLite has no server that could end a connection.
 pytestmark = pytest.mark.postgres_only
@@ -86,14 +84,10 @@ def live_server(
             "SECRET_KEY_FALLBACKS": app.config["SECRET_KEY_FALLBACKS"],
         }
     )
-    server = make_server("127.0.0.1", 0, live, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", live)
+        with serving(live) as url:
+            yield LiveServer(url, live)
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         with live.app_context():
             db.session.remove()
             db.engine.dispose()

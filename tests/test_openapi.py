@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -46,6 +48,36 @@ MEMBER = {
 }
 PEOPLE |= MEMBER
 SIGN_IN = ("post", "/api/v1/auth/token")
+# Generated clients name their functions after the operationIds (previewCheckout becomes
+# preview_checkout): renaming one breaks every vendor's client, so they are pinned here.
+POS_OPERATION_IDS = {
+    ("post", "/api/v1/checkout/preview"): "previewCheckout",
+    ("post", "/api/v1/checkout/redemptions"): "createRedemption",
+    ("post", "/api/v1/redemptions/{redemption_id}/void"): "voidRedemption",
+    ("get", "/api/v1/redemptions"): "listRedemptions",
+    ("get", "/api/v1/redemptions/{redemption_id}"): "getRedemption",
+}
+PEOPLE_OPERATION_IDS = {
+    ("post", "/api/v1/auth/token"): "createToken",
+    ("delete", "/api/v1/auth/token"): "revokeToken",
+    ("get", "/api/v1/categories"): "listCategories",
+    ("get", "/api/v1/claims"): "listClaims",
+    ("post", "/api/v1/claims/{claim_id}/certify"): "certifyClaim",
+    ("post", "/api/v1/claims/{claim_id}/reject"): "rejectClaim",
+    ("get", "/api/v1/members"): "listMembers",
+    ("post", "/api/v1/members/{member_no}/adjustments"): "createAdjustment",
+    ("post", "/api/v1/activities"): "createActivity",
+    ("post", "/api/v1/activities/{activity_id}/attendance"): "recordAttendance",
+    ("get", "/api/v1/me"): "getMyOverview",
+    ("get", "/api/v1/me/ledger"): "listMyLedgerEntries",
+    ("post", "/api/v1/me/claims"): "submitMyClaim",
+    ("get", "/api/v1/me/claims"): "listMyClaims",
+    ("get", "/api/v1/merchants"): "listMerchants",
+    ("post", "/api/v1/me/card/offline-key"): "issueOfflineKey",
+    ("get", "/api/v1/me/export"): "exportMyData",
+}
+# camelCase of at least two words, verb first: createRedemption, listMyLedgerEntries.
+CAMEL_CASE = re.compile(r"[a-z]+(?:[A-Z][a-z0-9]+)+")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
@@ -88,6 +120,29 @@ def test_document_is_valid_openapi_3(document):
 
 def test_every_call_of_the_pos_contract_is_documented(document):
     assert set(operations(document)) == CONTRACT | PEOPLE
+
+
+def test_every_operation_has_a_readable_unique_operation_id(document):
+    """Without an explicit operationId a generator names the function after the method and the
+    path (post_api_v1_checkout_preview); flask-smorest writes none by itself."""
+    ids = {key: operation.get("operationId") for key, operation in operations(document).items()}
+    missing = sorted(key for key, operation_id in ids.items() if not operation_id)
+    assert not missing, f"operations without an operationId: {missing}"
+    unreadable = sorted(i for i in ids.values() if not CAMEL_CASE.fullmatch(i))
+    assert not unreadable, f"operationIds not camelCase verb and noun: {unreadable}"
+    repeated = sorted(i for i, count in Counter(ids.values()).items() if count > 1)
+    assert not repeated, f"operationIds used twice: {repeated}"
+
+
+def test_the_pos_calls_have_the_operation_ids_vendors_generate_clients_from(document):
+    found = {key: operations(document)[key].get("operationId") for key in POS_OPERATION_IDS}
+    assert found == POS_OPERATION_IDS
+
+
+def test_the_people_calls_keep_their_operation_ids(document):
+    found = {key: operations(document)[key].get("operationId") for key in PEOPLE_OPERATION_IDS}
+    assert found == PEOPLE_OPERATION_IDS
+    assert set(POS_OPERATION_IDS) | set(PEOPLE_OPERATION_IDS) == set(operations(document))
 
 
 def test_every_call_requires_the_bearer_key(document):
