@@ -443,6 +443,7 @@ def test_refreshing_or_resubmitting_a_reset_never_resets_again(client, session, 
 
     refreshed = client.get(slip_url)  # a refresh: no password, no new reset
     assert refreshed.status_code == 200 and password not in refreshed.text
+    assert "data-print" not in refreshed.text  # nothing left to print
     again = client.post(f"{page}/reset", data=token)  # resubmitted: the first slip, no reset
     assert again.status_code == 303 and again.headers["Location"] == slip_url
     resets = session.scalar(

@@ -284,6 +284,7 @@ def test_refreshing_or_resubmitting_a_managers_reset_never_resets_again(client, 
 
     refreshed = client.get(sheet_url)  # a refresh: no password, no new reset
     assert password not in refreshed.text and 'data-testid="already-shown"' in refreshed.text
+    assert "data-print" not in refreshed.text  # nothing left to print
     again = client.post(url, data=token)  # the back button and 重置 again: the same token
     assert again.status_code == 303 and again.headers["Location"] == sheet_url
     assert accounts.authenticate(session, "m131-manager", password) is not None
