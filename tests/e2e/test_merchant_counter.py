@@ -108,6 +108,39 @@ def test_cashier_scans_by_typing_previews_and_confirms(browser, live_shop: Shop,
     context.close()
 
 
+def test_a_cashier_typing_in_full_width_mode_gets_the_discount(browser, live_shop: Shop):
+    """A Chinese input method in full-width mode types the card number and the bill in
+    full-width digits and a full-width full stop: read as plain ones (issue 10 point 1)."""
+    context = browser.new_context(viewport=VIEWPORTS["phone"], locale="zh-CN")
+    page = context.new_page()
+    sign_in(page, live_shop, live_shop.cashier)
+    page.goto(f"{live_shop.url}/merchant/checkout")
+    page.wait_for_selector("html[data-counter-ready]", state="attached")
+    full_width = str.maketrans("0123456789.", "０１２３４５６７８９．")
+    card = live_shop.gold_card_no
+    typed_card = f"{card[:4]}\u3000{card[4:8]}\u3000{card[8:]}".translate(full_width)
+    page.fill("#code", typed_card)
+    page.fill("#amount", "１２８．５０")
+    screenshot(page, "checkout-full-width-typed-phone", full_page=False)
+    page.click("#preview-button")
+    wait_for_quote(page)
+    assert page.inner_text("[data-testid=payable]") == "¥113.08"
+    assert page.inner_text("[data-testid=zhe]") == "88折"
+    screenshot(page, "checkout-full-width-quote-phone")
+    page.click("#confirm-button")
+    page.wait_for_selector("[data-testid=receipt]")
+    assert page.inner_text("[data-testid=paid]") == "¥113.08"
+
+    # A full-width comma is still not a decimal point: refused, with the amount field to fix.
+    page.goto(f"{live_shop.url}/merchant/checkout")
+    page.fill("#code", typed_card)
+    page.fill("#amount", "１２８，５０")
+    page.click("#preview-button")
+    page.wait_for_selector(".refusal")
+    assert page.get_attribute(".refusal", "data-code") == "amount_invalid"
+    context.close()
+
+
 def test_double_click_on_confirm_records_one_sale(browser, live_shop: Shop):
     context = browser.new_context(viewport=VIEWPORTS["tablet"], locale="zh-CN")
     page = context.new_page()
