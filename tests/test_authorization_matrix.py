@@ -216,6 +216,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "POST /district/policy/publish": DISTRICT,
     "GET /district/statistics": DISTRICT,
     "GET /district/statistics/<table>.csv": DISTRICT,
+    "GET /district/statistics/<table>.xlsx": DISTRICT,
     # member portal
     "GET /member/": MEMBER_ONLY,
     "GET /member/account": MEMBER_ONLY,
@@ -255,6 +256,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "GET /merchant/redemptions/<redemption_id>": COUNTER,  # the receipt just printed
     "POST /merchant/redemptions/<redemption_id>/void": BACK_OFFICE,  # only a manager voids
     "GET /merchant/redemptions/export.csv": BACK_OFFICE,
+    "GET /merchant/redemptions/export.xlsx": BACK_OFFICE,
     "GET /merchant/reports/daily": BACK_OFFICE,
     "GET /merchant/reports/monthly": BACK_OFFICE,
     "GET /merchant/staff": BACK_OFFICE,
