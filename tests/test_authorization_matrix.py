@@ -175,6 +175,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "POST /community/members/import/confirm": STAFF,
     "GET /community/members/import/preview": STAFF,
     "GET /community/members/import/template.csv": STAFF,
+    "GET /community/members/import/template.xlsx": STAFF,
     "GET /community/members/new": STAFF,
     "POST /community/members/new": STAFF,
     # district office
