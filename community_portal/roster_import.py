@@ -20,16 +20,27 @@ from wtforms.validators import DataRequired
 
 from community_portal import bp
 from community_portal.scope import is_district, offer_communities, staff, target_community_id
+from rewards import spreadsheets
 from rewards.auth import current_actor
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
 from rewards.services import roster
+from rewards.spreadsheets import Column, Kind
 
 # The preview lists every row with a problem, and the other rows up to this many.
 PREVIEW_ROWS = 1000
 # The multipart envelope around a 5 MB file; a bigger request is refused unread.
 UPLOAD_SLACK_BYTES = 64 * 1024
-TEMPLATE_HEADER = ("党员编号", "姓名", "手机号", "报到日期", "工作单位")
+# The template's columns. Member numbers and phone numbers are identifiers (digits, leading
+# zeros, up to 14 of them), the date is read as typed (2019-07-01 or 2019/7/1).
+TEMPLATE_COLUMNS = (
+    Column("党员编号", Kind.IDENTIFIER, width=16),
+    Column("姓名", Kind.TEXT),
+    Column("手机号", Kind.IDENTIFIER, width=16),
+    Column("报到日期", Kind.TEXT, width=12),
+    Column("工作单位", Kind.TEXT, width=30),
+)
+TEMPLATE_HEADER = spreadsheets.header(TEMPLATE_COLUMNS)
 
 
 class ImportForm(FlaskForm):
@@ -104,12 +115,28 @@ def member_import() -> Response | tuple[str, int]:
 @staff
 def member_import_template() -> Response:
     """An empty roster file with the accepted headers, ready for Excel (UTF-8 with BOM)."""
-    body = "\ufeff" + ",".join(TEMPLATE_HEADER) + "\r\n"
+    body = spreadsheets.to_csv(TEMPLATE_COLUMNS, [])
     return Response(
-        body.encode("utf-8"),
+        body,
         headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": 'attachment; filename="roster-template.csv"',
+        },
+    )
+
+
+@bp.get("/members/import/template.xlsx")
+@staff
+def member_import_template_xlsx() -> Response:
+    """The same template as an Excel workbook whose columns are all formatted as text, so that
+    member numbers and phone numbers typed in Excel or WPS stay as typed (no 1.2E+13, no lost
+    leading zeros) when the sheet is then saved as CSV for the import."""
+    body = spreadsheets.fill_in_template(TEMPLATE_COLUMNS, "党员名册")
+    return Response(
+        body,
+        headers={
+            "Content-Type": spreadsheets.XLSX_CONTENT_TYPE,
+            "Content-Disposition": 'attachment; filename="roster-template.xlsx"',
         },
     )
 

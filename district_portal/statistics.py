@@ -1,6 +1,6 @@
 """District statistics (全区统计): four tabs of charts and tables for the district administrator
 (tier distribution, points per month, claim turnaround, card use at merchants), each table
-downloadable as Excel CSV."""
+downloadable as an Excel workbook (.xlsx) and as CSV (see ``rewards.spreadsheets``)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ from wtforms import DateField, IntegerField
 from wtforms.validators import Optional, ValidationError
 
 from district_portal import bp
+from rewards import spreadsheets
 from rewards.auth import current_actor, requires_role
 from rewards.clock import business_date
 from rewards.errors import ValidationFailed
 from rewards.extensions import db
 from rewards.models import Role
 from rewards.services import district_reports
-from rewards.services.merchant_reports import excel_csv
+from rewards.spreadsheets import Column
 from rewards.web import put_errors
 
 admin_only = requires_role(Role.DISTRICT_ADMIN)
@@ -132,65 +133,74 @@ def statistics() -> str:
 
 @dataclass(frozen=True)
 class Download:
-    """One table's CSV: the section whose figures it reads, its header, rows and file name."""
+    """One table's file: the section whose figures it reads, its columns, rows (typed values in
+    the columns' order), file name without the extension, and the workbook's sheet name."""
 
     section: str
-    header: Sequence[str]
-    rows: Callable[[Any], Iterable[Sequence[str]]]
-    filename: Callable[[StatisticsFilter], str]
+    columns: Sequence[Column]
+    rows: Callable[[Any], Iterable[Sequence[Any]]]
+    stem: Callable[[StatisticsFilter], str]
+    sheet: str
 
 
 def _by_year(stem: str) -> Callable[[StatisticsFilter], str]:
-    return lambda form: f"{stem}-{form.chosen_year}.csv"
+    return lambda form: f"{stem}-{form.chosen_year}"
 
 
 def _turnaround_name(form: StatisticsFilter) -> str:
     first, last = form.period()
-    return f"claim-turnaround-{first:%Y%m%d}-{last:%Y%m%d}.csv"
+    return f"claim-turnaround-{first:%Y%m%d}-{last:%Y%m%d}"
 
 
 DOWNLOADS = {
     "tiers": Download(
         "tiers",
-        district_reports.TIER_CSV_HEADER,
+        district_reports.TIER_COLUMNS,
         district_reports.tier_rows,
-        lambda form: f"tiers-{business_date():%Y%m%d}.csv",
+        lambda form: f"tiers-{business_date():%Y%m%d}",
+        "等级分布",
     ),
     "points": Download(
         "points",
-        district_reports.POINTS_CSV_HEADER,
+        district_reports.POINTS_COLUMNS,
         district_reports.points_rows,
         _by_year("points"),
+        "每月积分",
     ),
     "points-kinds": Download(
         "points",
-        district_reports.POINTS_KINDS_CSV_HEADER,
+        district_reports.POINTS_KINDS_COLUMNS,
         district_reports.points_kind_rows,
         _by_year("points-by-kind"),
+        "每月积分（按类型）",
     ),
     "turnaround": Download(
         "turnaround",
-        district_reports.TURNAROUND_CSV_HEADER,
+        district_reports.TURNAROUND_COLUMNS,
         district_reports.turnaround_rows,
         _turnaround_name,
+        "认定时效",
     ),
     "card-use-months": Download(
         "card-use",
-        district_reports.CARD_USE_CSV_HEADERS["district"],
+        district_reports.CARD_USE_COLUMNS["district"],
         lambda figures: district_reports.card_use_rows(figures.year, [figures.district]),
         _by_year("card-use-district"),
+        "刷卡消费（全区）",
     ),
     "card-use-communities": Download(
         "card-use",
-        district_reports.CARD_USE_CSV_HEADERS["community"],
+        district_reports.CARD_USE_COLUMNS["community"],
         lambda figures: district_reports.card_use_rows(figures.year, figures.communities),
         _by_year("card-use-communities"),
+        "刷卡消费（社区）",
     ),
     "card-use-merchants": Download(
         "card-use",
-        district_reports.CARD_USE_CSV_HEADERS["merchant"],
+        district_reports.CARD_USE_COLUMNS["merchant"],
         lambda figures: district_reports.card_use_rows(figures.year, figures.merchants),
         _by_year("card-use-merchants"),
+        "刷卡消费（商家）",
     ),
 }
 
@@ -198,7 +208,21 @@ DOWNLOADS = {
 @bp.get("/statistics/<table>.csv")
 @admin_only
 def statistics_csv(table: str) -> Response:
-    """One statistics table as a CSV that opens in Excel (UTF-8 BOM, CRLF, yuan with 2 decimals)."""
+    """One statistics table as a CSV that opens in Excel and WPS (UTF-8 BOM, CRLF, codes as
+    ="…" text, yuan with 2 decimals)."""
+    return _statistics_file(table, "csv")
+
+
+@bp.get("/statistics/<table>.xlsx")
+@admin_only
+def statistics_xlsx(table: str) -> Response:
+    """One statistics table as an Excel workbook (codes as text, yuan as numbers with 2
+    decimals, the header row frozen)."""
+    return _statistics_file(table, "xlsx")
+
+
+def _statistics_file(table: str, fmt: str) -> Response:
+    """The table's download in ``fmt``: the same filter, refusals and rows in either format."""
     download = DOWNLOADS.get(table)
     if download is None:
         abort(404)
@@ -206,15 +230,8 @@ def statistics_csv(table: str) -> Response:
     if form.errors:
         raise BadRequest(_("筛选条件有误：%(errors)s", errors=_first_error(form)))
     figures = _figures(download.section, form)
-    body = excel_csv(download.header, download.rows(figures))
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="{download.filename(form)}"',
-            "Cache-Control": "no-store",
-        },
+    return spreadsheets.download(
+        fmt, download.columns, download.rows(figures), download.stem(form), download.sheet
     )
 
 

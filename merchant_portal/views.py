@@ -391,24 +391,30 @@ def redemption_list() -> str:
 @bp.get("/redemptions/export.csv")
 @back_office
 def redemption_export() -> Response:
-    """The shop's sales between two dates as a CSV that opens in Excel (UTF-8 BOM, CRLF)."""
+    """The shop's sales between two dates as a CSV that opens in Excel and WPS (UTF-8 BOM, CRLF,
+    结算单号 and card tails as ="…" text, yuan as plain numbers)."""
+    return _redemption_file("csv")
+
+
+@bp.get("/redemptions/export.xlsx")
+@back_office
+def redemption_export_xlsx() -> Response:
+    """The same sales as an Excel workbook (结算单号 as text, yuan as numbers, header frozen)."""
+    return _redemption_file("xlsx")
+
+
+def _redemption_file(fmt: str) -> Response:
+    """The sales export in ``fmt``: the same dates, refusals and rows in either format."""
+    from rewards import spreadsheets  # here, not at the top: the downloads' one import
+
     form, first, last = _date_range()
     if form.errors:
         raise BadRequest(_("日期格式不正确，请用日期选择框选择。"))
     actor = current_actor()
     rows = merchant_reports.export_rows(db.session, actor, _merchant_id(), first, last)
-    body = merchant_reports.excel_csv(merchant_reports.CSV_HEADER, rows)
     merchant = merchant_reports.merchant_of(db.session, actor)
-    filename = f"redemptions-{merchant.code}-{first:%Y%m%d}-{last:%Y%m%d}.csv"
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    stem = f"redemptions-{merchant.code}-{first:%Y%m%d}-{last:%Y%m%d}"
+    return spreadsheets.download(fmt, merchant_reports.EXPORT_COLUMNS, rows, stem, "结算记录")
 
 
 @bp.get("/reports/daily")

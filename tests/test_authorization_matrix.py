@@ -176,6 +176,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "POST /community/members/import/confirm": STAFF,
     "GET /community/members/import/preview": STAFF,
     "GET /community/members/import/template.csv": STAFF,
+    "GET /community/members/import/template.xlsx": STAFF,
     "GET /community/members/new": STAFF,
     "POST /community/members/new": STAFF,
     # district office
@@ -217,6 +218,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "POST /district/policy/publish": DISTRICT,
     "GET /district/statistics": DISTRICT,
     "GET /district/statistics/<table>.csv": DISTRICT,
+    "GET /district/statistics/<table>.xlsx": DISTRICT,
     # member portal
     "GET /member/": MEMBER_ONLY,
     "GET /member/account": MEMBER_ONLY,
@@ -257,6 +259,7 @@ MATRIX: dict[str, dict[str, str]] = {
     "GET /merchant/redemptions/<redemption_id>": COUNTER,  # the receipt just printed
     "POST /merchant/redemptions/<redemption_id>/void": BACK_OFFICE,  # only a manager voids
     "GET /merchant/redemptions/export.csv": BACK_OFFICE,
+    "GET /merchant/redemptions/export.xlsx": BACK_OFFICE,
     "GET /merchant/reports/daily": BACK_OFFICE,
     "GET /merchant/reports/monthly": BACK_OFFICE,
     "GET /merchant/staff": BACK_OFFICE,

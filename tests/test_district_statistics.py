@@ -1,5 +1,6 @@
 """The district's statistics (全区统计): tier distribution, points per month, claim turnaround
-and card use at merchants, each figure against hand-built data, with its page and its CSV."""
+and card use at merchants, each figure against hand-built data, with its page and its downloads
+(CSV, and .xlsx with the same rows)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from district_portal.statistics import DOWNLOADS
 from rewards.clock import BUSINESS_TZ
 from rewards.models import Account, Card, Member, Merchant, Role
 from rewards.services import (
@@ -25,7 +27,9 @@ from rewards.services import (
     roster,
 )
 from rewards.services.audit import Actor
+from rewards.spreadsheets import header
 from tests import factories
+from tests.spreadsheets import read_xlsx, xlsx_as_csv
 from tests.test_auth import sign_in
 
 
@@ -119,8 +123,8 @@ def test_tier_distribution_counts_members_by_live_tier_per_community(client, ses
 
     rows = read_csv(client.get("/district/statistics/tiers.csv"))
     assert rows[0] == ["社区代码", "社区", "在册党员", "金卡等级", "银卡等级", "未达银卡"]
-    assert [world.home.code, world.home.name, "3", "1", "1", "1"] in rows
-    assert rows[-1] == ["ALL", "全区合计", "5", "2", "1", "2"]
+    assert [f'="{world.home.code}"', world.home.name, "3", "1", "1", "1"] in rows
+    assert rows[-1] == ['="ALL"', "全区合计", "5", "2", "1", "2"]
 
 
 # -- 2. points per month ----------------------------------------------------------------------
@@ -221,8 +225,9 @@ def test_points_csv_has_every_community_and_month_and_the_total(client, session,
     rows = read_csv(response)
     assert rows[0] == ["社区代码", "社区", *(f"{m}月" for m in range(1, 13)), "全年合计"]
     by_code = {row[0]: row for row in rows[1:]}
-    assert by_code[w.home.code] == [w.home.code, w.home.name, "7", "0", "8", *["0"] * 9, "15"]
-    assert by_code["ALL"][2:5] == ["7", "0", "12"] and rows[-1][0] == "ALL"
+    home = f'="{w.home.code}"'  # a code stays text in Excel and WPS
+    assert by_code[home] == [home, w.home.name, "7", "0", "8", *["0"] * 9, "15"]
+    assert by_code['="ALL"'][2:5] == ["7", "0", "12"] and rows[-1][0] == '="ALL"'
     kinds = read_csv(client.get(f"/district/statistics/points-kinds.csv?year={y}"))
     assert [row[0] for row in kinds] == [
         "类型",
@@ -306,11 +311,19 @@ def test_turnaround_median_of_an_even_count_is_the_mean_of_the_middle_two(
     assert stat(page, "median", "ALL") == "3.0 天"
 
     rows = read_csv(client.get(f"/district/statistics/turnaround.csv?{query}"))
-    assert rows[0] == list(district_reports.TURNAROUND_CSV_HEADER)
-    home_row = next(row for row in rows if row[0] == w.home.code)
+    assert rows[0] == list(header(district_reports.TURNAROUND_COLUMNS))
+    home_row = next(row for row in rows if row[0] == f'="{w.home.code}"')
     assert home_row[2:] == ["4", "3", "1", "2.5", "2", f"{waited:.1f}"]
-    other_row = next(row for row in rows if row[0] == w.other.code)
+    other_row = next(row for row in rows if row[0] == f'="{w.other.code}"')
     assert other_row[2:] == ["1", "1", "0", "10.0", "0", ""]
+
+    sheet = read_xlsx(client.get(f"/district/statistics/turnaround.xlsx?{query}"))
+    home_cells = next(row for row in sheet.iter_rows(2) if row[0].value == w.home.code)
+    median = home_cells[5]
+    assert median.data_type == "n" and median.value == 2.5 and median.number_format == "0.0"
+    assert home_cells[7].value == round(waited, 1)
+    other_cells = next(row for row in sheet.iter_rows(2) if row[0].value == w.other.code)
+    assert other_cells[7].value is None  # nothing pending: an empty cell, as in the CSV
 
 
 def test_turnaround_without_dates_covers_the_chosen_year(client, session, past):
@@ -330,6 +343,8 @@ def test_a_reversed_or_too_long_period_is_refused_with_a_message(client, session
     assert "一次最多统计 366 天" in page.text
     refused = client.get(f"/district/statistics/turnaround.csv?from={y}-05-01&to={y}-04-01")
     assert refused.status_code == 422
+    as_xlsx = client.get(f"/district/statistics/turnaround.xlsx?from={y}-05-01&to={y}-04-01")
+    assert as_xlsx.status_code == 422 and as_xlsx.text == refused.text
 
 
 # -- 4. card use at merchants -----------------------------------------------------------------
@@ -424,20 +439,63 @@ def test_card_use_csvs_list_every_month_in_yuan_with_two_decimals(client, sessio
     rows = read_csv(client.get(f"/district/statistics/card-use-communities.csv?year={y}"))
     assert rows[0] == ["社区代码", "社区", "年", "月", "笔数", "消费金额(元)", "优惠金额(元)"]
     assert len(rows) == 1 + 2 * 12  # every community, every month
-    assert [w.home.code, w.home.name, str(y), "3", "1", "100.00", "12.00"] in rows
-    assert [w.home.code, w.home.name, str(y), "4", "0", "0.00", "0.00"] in rows
+    home = f'="{w.home.code}"'
+    assert [home, w.home.name, str(y), "3", "1", "100.00", "12.00"] in rows
+    assert [home, w.home.name, str(y), "4", "0", "0.00", "0.00"] in rows
     merchants = read_csv(client.get(f"/district/statistics/card-use-merchants.csv?year={y}"))
     assert merchants[0][:2] == ["商家代码", "商家"] and len(merchants) == 1 + 2 * 12
-    assert [sales.deli.code, sales.deli.name, str(y), "5", "2", "130.00", "9.00"] in merchants
+    deli = f'="{sales.deli.code}"'
+    assert [deli, sales.deli.name, str(y), "5", "2", "130.00", "9.00"] in merchants
     months = read_csv(client.get(f"/district/statistics/card-use-months.csv?year={y}"))
-    assert ["ALL", "全区合计", str(y), "3", "2", "300.00", "22.00"] in months
+    assert ['="ALL"', "全区合计", str(y), "3", "2", "300.00", "22.00"] in months
+
+
+def test_card_use_xlsx_keeps_codes_as_text_and_yuan_as_numbers(client, session, tokens, past):
+    sales = _card_use_history(session, tokens, past)
+    y = past.year
+    sign_in(client, past.admin)
+    response = client.get(f"/district/statistics/card-use-merchants.xlsx?year={y}")
+    assert f'filename="card-use-merchants-{y}.xlsx"' in response.headers["Content-Disposition"]
+    sheet = read_xlsx(response)
+    assert [cell.value for cell in sheet[1]] == list(
+        header(district_reports.CARD_USE_COLUMNS["merchant"])
+    )
+    may = next(
+        row for row in sheet.iter_rows(2) if row[0].value == sales.deli.code and row[3].value == 5
+    )
+    code, _name, year, month, count, amount, discount = may
+    assert code.data_type == "s" and code.number_format == "@"
+    assert (year.value, month.value, count.value) == (y, 5, 2) and count.data_type == "n"
+    assert amount.value == 13000 / 100 and discount.value == 900 / 100
+    assert amount.number_format == discount.number_format == "0.00"
+    assert amount.data_type == discount.data_type == "n"
+
+
+@pytest.mark.parametrize("table", list(DOWNLOADS))
+def test_every_table_downloads_as_xlsx_with_the_same_rows_as_its_csv(
+    client, session, tokens, past, table
+):
+    _card_use_history(session, tokens, past)
+    _turnaround_history(session, past)
+    y = past.year
+    sign_in(client, past.admin)
+    query = f"year={y}&from={y}-04-01&to={y}-05-31"
+    sheet = read_xlsx(client.get(f"/district/statistics/{table}.xlsx?{query}"))
+    rows = read_csv(client.get(f"/district/statistics/{table}.csv?{query}"))
+    assert len(rows) > 1
+    assert xlsx_as_csv(sheet) == rows
 
 
 # -- who may look, and bad input --------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "path", ["/district/statistics?section=points", "/district/statistics/tiers.csv"]
+    "path",
+    [
+        "/district/statistics?section=points",
+        "/district/statistics/tiers.csv",
+        "/district/statistics/tiers.xlsx",
+    ],
 )
 def test_only_the_district_administrator_sees_the_statistics(client, session, world, path):
     sign_in(client, world.secretary)
@@ -456,13 +514,17 @@ def test_an_unknown_tab_or_table_is_not_found(client, admin):
     sign_in(client, admin)
     assert client.get("/district/statistics?section=nonsense").status_code == 404
     assert client.get("/district/statistics/members.csv").status_code == 404
+    assert client.get("/district/statistics/members.xlsx").status_code == 404
 
 
 def test_a_year_outside_the_list_is_refused_with_a_message(client, admin):
     sign_in(client, admin)
     page = client.get("/district/statistics?section=points&year=1990").text
     assert "请选择列表中的年份" in page and 'data-testid="points-table"' not in page
-    assert client.get("/district/statistics/points.csv?year=1990").status_code == 400
+    refused = client.get("/district/statistics/points.csv?year=1990")
+    as_xlsx = client.get("/district/statistics/points.xlsx?year=1990")
+    assert refused.status_code == as_xlsx.status_code == 400
+    assert "请选择列表中的年份" in as_xlsx.text and as_xlsx.text == refused.text
 
 
 def test_every_tab_renders_with_no_data_at_all(client, session):
@@ -472,4 +534,4 @@ def test_every_tab_renders_with_no_data_at_all(client, session):
     for section in ("tiers", "points", "turnaround", "card-use"):
         response = client.get(f"/district/statistics?section={section}")
         assert response.status_code == 200, section
-        assert "下载 Excel CSV" in response.text
+        assert "下载 Excel（.xlsx）" in response.text and "下载 CSV" in response.text

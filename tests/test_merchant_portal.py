@@ -15,8 +15,10 @@ from rewards.clock import BUSINESS_TZ, utcnow
 from rewards.models import ApiKey, AuditEvent, Redemption, RedemptionStatus, Role
 from rewards.services import agreements, cards, checkout, merchant_reports, merchants
 from rewards.services.audit import Actor
+from rewards.spreadsheets import excel_text, header
 from tests import factories
 from tests.forms import once
+from tests.spreadsheets import csv_rows, read_xlsx, xlsx_as_csv
 
 PASSWORD = "correct horse"
 
@@ -318,6 +320,7 @@ def test_token_used_at_confirm_shows_the_refusal_on_the_checkout_page(
 MANAGER_PAGES = [
     "/merchant/redemptions",
     "/merchant/redemptions/export.csv",
+    "/merchant/redemptions/export.xlsx",
     "/merchant/reports/daily",
     "/merchant/reports/monthly",
     "/merchant/staff",
@@ -440,23 +443,110 @@ def test_csv_export_opens_in_excel_with_bom_crlf_and_the_right_rows(client, shop
     assert text.count("\r\n") == text.count("\n") == 5  # header + 4 rows, every line CRLF
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows[0][0] == "结算单号" and "消费金额(元)" in rows[0] and "状态" in rows[0]
+    # 结算单号 as ="…", which Excel and WPS show as the 14 digits, not 2.6E+13
     by_number = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
-    assert set(by_number) == {r.number for r in [*kept, voided]}  # the old sale is out of range
-    first = by_number[kept[0].number]
+    assert set(by_number) == {f'="{r.number}"' for r in [*kept, voided]}  # the old one is out
+    first = by_number[f'="{kept[0].number}"']
     assert first["消费金额(元)"] == "128.50" and first["优惠金额(元)"] == "15.42"
     assert first["实收金额(元)"] == "113.08" and first["折扣"] == "88折"
-    assert first["持卡人"] == "张*明" and first["卡号尾号"] == shop.gold_card.tail
+    assert first["持卡人"] == "张*明" and first["卡号尾号"] == f'="{shop.gold_card.tail}"'
     assert first["收银"] == shop.cashier.display_name and first["状态"] == "已完成"
-    assert by_number[voided.number]["状态"] == "已撤销"
-    assert by_number[voided.number]["撤销原因"] == "输错金额"
-    assert by_number[kept[1].number]["消费金额(元)"] == "100.00"
+    assert by_number[f'="{voided.number}"']["状态"] == "已撤销"
+    assert by_number[f'="{voided.number}"']["撤销原因"] == "输错金额"
+    assert by_number[f'="{kept[1].number}"']["消费金额(元)"] == "100.00"
     wide = client.get(f"/merchant/redemptions/export.csv?from={today - timedelta(days=7)}")
-    assert old.number in wide.data.decode("utf-8-sig")
+    assert f'"=""{old.number}"""' in wide.data.decode("utf-8-sig")
 
 
-def test_csv_export_neutralises_formula_text():
-    assert merchant_reports.excel_text("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert merchant_reports.excel_text("顾客退货") == "顾客退货"
+def test_csv_export_neutralises_formula_text(client, shop, session, clock):
+    assert excel_text("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert excel_text("顾客退货") == "顾客退货"
+    wrong = sale(session, shop, shop.gold_card, "10.00")
+    checkout.void(session, shop.actor(shop.manager), wrong.id, '=HYPERLINK("http://x","点我")')
+    session.commit()
+    sign_in(client, shop.manager)
+    rows = csv_rows(client.get(f"/merchant/redemptions/export.csv?from={clock.today}"))
+    assert rows[1][-1] == """'=HYPERLINK("http://x","点我")"""
+
+
+def test_xlsx_export_keeps_the_settlement_number_as_text_and_amounts_as_yuan_numbers(
+    client, shop, session, clock
+):
+    kept, voided, _old = _three_sales_and_a_void(shop, session)
+    sign_in(client, shop.manager)
+    response = client.get(f"/merchant/redemptions/export.xlsx?from={clock.today}&to={clock.today}")
+    sheet = read_xlsx(response)
+    assert (
+        f"redemptions-{shop.shop.code}-{clock.today:%Y%m%d}"
+        in (response.headers["Content-Disposition"])
+    )
+    assert [cell.value for cell in sheet[1]] == list(header(merchant_reports.EXPORT_COLUMNS))
+    names = [cell.value for cell in sheet[1]]
+    by_number = {row[0].value: dict(zip(names, row, strict=True)) for row in sheet.iter_rows(2)}
+    assert set(by_number) == {r.number for r in [*kept, voided]}
+    first = kept[0]
+    number = by_number[first.number]["结算单号"]
+    assert len(first.number) == 14 and number.value == first.number
+    assert number.data_type == "s" and number.number_format == "@"
+    tail = by_number[first.number]["卡号尾号"]
+    assert tail.value == shop.gold_card.tail and tail.data_type == "s"
+    for name, fen in (
+        ("消费金额(元)", first.amount_fen),
+        ("优惠金额(元)", first.discount_fen),
+        ("实收金额(元)", first.payable_fen),
+    ):
+        cell = by_number[first.number][name]
+        assert cell.data_type == "n" and cell.number_format == "0.00"
+        assert cell.value == fen / 100
+    assert by_number[first.number]["消费金额(元)"].value == 128.5
+    sold = by_number[first.number]["结算时间"]
+    assert sold.is_date and sold.value == first.created_at.astimezone(BUSINESS_TZ).replace(
+        tzinfo=None, microsecond=0
+    )
+    assert by_number[first.number]["营业日期"].value.date() == first.business_date
+    assert by_number[voided.number]["撤销原因"].value == "输错金额"
+
+
+def test_xlsx_export_has_the_same_rows_as_the_csv(client, shop, session, clock):
+    _three_sales_and_a_void(shop, session)
+    sign_in(client, shop.manager)
+    query = f"from={clock.today - timedelta(days=7)}&to={clock.today}"
+    sheet = read_xlsx(client.get(f"/merchant/redemptions/export.xlsx?{query}"))
+    rows = csv_rows(client.get(f"/merchant/redemptions/export.csv?{query}"))
+    assert len(rows) == 1 + 5
+    assert xlsx_as_csv(sheet) == rows
+
+
+def test_xlsx_export_keeps_a_reason_beginning_with_equals_as_text(client, shop, session, clock):
+    wrong = sale(session, shop, shop.gold_card, "10.00")
+    reason = '=HYPERLINK("http://x","点我")'
+    checkout.void(session, shop.actor(shop.manager), wrong.id, reason)
+    session.commit()
+    sign_in(client, shop.manager)
+    sheet = read_xlsx(client.get(f"/merchant/redemptions/export.xlsx?from={clock.today}"))
+    cell = sheet.cell(row=2, column=len(merchant_reports.EXPORT_COLUMNS))
+    assert cell.value == reason and cell.data_type == "s" and cell.quotePrefix
+
+
+def test_an_export_with_bad_dates_is_refused_alike_in_both_formats(client, shop, session, clock):
+    sale(session, shop, shop.gold_card, "10.00")
+    sign_in(client, shop.manager)
+    events = session.scalar(select(func.count(AuditEvent.id)))
+    today = clock.today
+    refusals = {
+        "from=2026-13-45": (400, "日期格式不正确"),  # not a date
+        f"from={today}&to={today - timedelta(days=1)}": (400, "日期格式不正确"),  # reversed
+        f"from={today - timedelta(days=400)}&to={today}": (422, "一次最多导出 366 天"),
+    }
+    for query, (status, message) in refusals.items():
+        as_csv = client.get(f"/merchant/redemptions/export.csv?{query}")
+        as_xlsx = client.get(f"/merchant/redemptions/export.xlsx?{query}")
+        assert as_csv.status_code == as_xlsx.status_code == status, query
+        assert message in as_xlsx.text and as_csv.text == as_xlsx.text
+        assert "Content-Disposition" not in as_xlsx.headers
+    session.expire_all()
+    assert session.scalar(select(func.count(AuditEvent.id))) == events
+    assert count_sales(session) == 1
 
 
 def test_daily_and_monthly_summaries_equal_sums_of_non_voided_sales(client, shop, session, clock):

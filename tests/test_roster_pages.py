@@ -387,6 +387,27 @@ def test_import_template_has_the_accepted_headers(client, session, world):
     assert [e.line for e in parsed.errors] == [2]  # header fine, no members yet
 
 
+def test_import_template_xlsx_formats_every_column_as_text(client, session, world):
+    from openpyxl import load_workbook
+
+    from community_portal.roster_import import TEMPLATE_HEADER
+    from rewards.spreadsheets import XLSX_CONTENT_TYPE
+
+    sign_in(client, world.secretary)
+    response = client.get("/community/members/import/template.xlsx")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == XLSX_CONTENT_TYPE
+    assert 'filename="roster-template.xlsx"' in response.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    assert tuple(cell.value for cell in sheet[1]) == TEMPLATE_HEADER
+    assert sheet.max_row == 1 and sheet.freeze_panes == "A2"
+    # a member number (digits, leading zeros, up to 14) and a phone number typed under the
+    # header stay text, and "save as CSV" writes them back as typed
+    assert {sheet.column_dimensions[c].number_format for c in "ABCDE"} == {"@"}
+    page = client.get("/community/members/import").text
+    assert "/community/members/import/template.xlsx" in page
+
+
 def test_import_preview_reports_each_row_and_writes_nothing(client, session, world):
     sign_in(client, world.secretary)
     before = count(session, Member)

@@ -1,6 +1,7 @@
 """District statistics (全区统计) for the district administrator: tier distribution, points
 certified per month, claim turnaround (认定时效) and card use at merchants (刷卡消费), per
-community and per merchant, with the rows of their Excel CSV downloads.
+community and per merchant, with the columns and rows of their downloads (CSV and .xlsx, written
+by ``rewards.spreadsheets``).
 
 Read-only. Every figure is grouped in SQL (one grouped query per figure, no per-member loop),
 except the median turnaround: SQLite has no percentile function, so the decision durations of
@@ -32,10 +33,10 @@ from rewards.models import (
     RedemptionStatus,
     Role,
 )
-from rewards.money import format_fen
 from rewards.services import reports
 from rewards.services.audit import Actor, require_role
-from rewards.services.merchant_reports import MAX_EXPORT_DAYS, excel_text
+from rewards.services.merchant_reports import MAX_EXPORT_DAYS
+from rewards.spreadsheets import Column, Kind
 
 MONTHS = tuple(range(1, 13))
 SECONDS_PER_DAY = 86_400
@@ -68,11 +69,6 @@ def _year_bounds(year: int) -> tuple[date, date]:
     return date(year, 1, 1), date(year, 12, 31)
 
 
-def yuan_text(fen: int) -> str:
-    """Yuan with two decimals and no thousands separator, as Excel reads a number (1234.50)."""
-    return format_fen(fen).replace(",", "")
-
-
 def _days(seconds: float) -> float:
     return seconds / SECONDS_PER_DAY
 
@@ -88,7 +84,16 @@ def _days_between(session: Session, start: Any, end: Any) -> ColumnElement[float
 
 # -- 1. tier distribution -----------------------------------------------------------------------
 
-TIER_CSV_HEADER = ("社区代码", "社区", "在册党员", "金卡等级", "银卡等级", "未达银卡")
+# The code (an identifier, "ALL" for the district) and name of a community, first in its rows.
+COMMUNITY = (Column("社区代码", Kind.IDENTIFIER), Column("社区", Kind.TEXT, width=20))
+
+TIER_COLUMNS = (
+    *COMMUNITY,
+    Column("在册党员", Kind.COUNT),
+    Column("金卡等级", Kind.COUNT),
+    Column("银卡等级", Kind.COUNT),
+    Column("未达银卡", Kind.COUNT),
+)
 
 
 def tier_distribution(
@@ -99,19 +104,12 @@ def tier_distribution(
     return reports.community_statistics(session, at)
 
 
-def tier_rows(figures: reports.DistrictStatistics) -> Iterator[tuple[str, ...]]:
-    """The tier table's CSV rows (TIER_CSV_HEADER), the district's total last."""
+def tier_rows(figures: reports.DistrictStatistics) -> Iterator[tuple[Any, ...]]:
+    """The tier table's rows (TIER_COLUMNS), the district's total last."""
     for row in [*figures.communities, figures.district]:
         name = DISTRICT_NAME if row.code == "ALL" else row.name
         tiers = row.members_by_tier
-        yield (
-            row.code,
-            excel_text(name),
-            str(row.members),
-            str(tiers.gold),
-            str(tiers.silver),
-            str(tiers.none),
-        )
+        yield (row.code, name, row.members, tiers.gold, tiers.silver, tiers.none)
 
 
 # -- 2. points certified per month --------------------------------------------------------------
@@ -166,25 +164,27 @@ def points_by_month(session: Session, actor: Actor, year: int) -> PointsByMonth:
     return PointsByMonth(year, list(communities.values()), district, by_kind)
 
 
-POINTS_CSV_HEADER = ("社区代码", "社区", *(f"{m}月" for m in MONTHS), "全年合计")
+# Points per month and the year's total (whole numbers, negative for a net loss).
+POINTS_MONTHS = (*(Column(f"{m}月", Kind.COUNT) for m in MONTHS), Column("全年合计", Kind.COUNT))
+POINTS_COLUMNS = (*COMMUNITY, *POINTS_MONTHS)
 
 
-def points_rows(figures: PointsByMonth) -> Iterator[tuple[str, ...]]:
-    """The community × month table's CSV rows, the district's total last."""
+def points_rows(figures: PointsByMonth) -> Iterator[tuple[Any, ...]]:
+    """The community × month table's rows (POINTS_COLUMNS), the district's total last."""
     for row in [*figures.communities, figures.district]:
-        yield (row.code, excel_text(row.name), *(str(p) for p in row.months), str(row.total))
+        yield (row.code, row.name, *row.months, row.total)
 
 
-POINTS_KINDS_CSV_HEADER = ("类型", *(f"{m}月" for m in MONTHS), "全年合计")
+POINTS_KINDS_COLUMNS = (Column("类型", Kind.TEXT), *POINTS_MONTHS)
 
 
-def points_kind_rows(figures: PointsByMonth) -> Iterator[tuple[str, ...]]:
+def points_kind_rows(figures: PointsByMonth) -> Iterator[tuple[Any, ...]]:
     """The district's months by entry kind (the chart's table), then the net: one row each."""
     for kind in ENTRY_KIND_ORDER:
         months = figures.by_kind[kind]
-        yield (ENTRY_KIND_LABELS[kind], *(str(p) for p in months), str(sum(months)))
+        yield (ENTRY_KIND_LABELS[kind], *months, sum(months))
     net = figures.district
-    yield ("净积分", *(str(p) for p in net.months), str(net.total))
+    yield ("净积分", *net.months, net.total)
 
 
 # -- 3. claim turnaround ------------------------------------------------------------------------
@@ -275,34 +275,29 @@ def claim_turnaround(
     return TurnaroundReport(first, last, at, list(rows.values()), district)
 
 
-TURNAROUND_CSV_HEADER = (
-    "社区代码",
-    "社区",
-    "已处理",
-    "已认定",
-    "已驳回",
-    "处理天数中位数",
-    "待认定",
-    "最久待认定天数",
+TURNAROUND_COLUMNS = (
+    *COMMUNITY,
+    Column("已处理", Kind.COUNT),
+    Column("已认定", Kind.COUNT),
+    Column("已驳回", Kind.COUNT),
+    Column("处理天数中位数", Kind.DECIMAL),  # days to one decimal, empty when none decided
+    Column("待认定", Kind.COUNT),
+    Column("最久待认定天数", Kind.DECIMAL),
 )
 
 
-def _one_decimal(days: float | None) -> str:
-    return "" if days is None else f"{days:.1f}"
-
-
-def turnaround_rows(report: TurnaroundReport) -> Iterator[tuple[str, ...]]:
-    """The turnaround table's CSV rows (TURNAROUND_CSV_HEADER), the district's last."""
+def turnaround_rows(report: TurnaroundReport) -> Iterator[tuple[Any, ...]]:
+    """The turnaround table's rows (TURNAROUND_COLUMNS), the district's last."""
     for row in [*report.communities, report.district]:
         yield (
             row.code,
-            excel_text(row.name),
-            str(row.decided),
-            str(row.certified),
-            str(row.rejected),
-            _one_decimal(row.median_days),
-            str(row.pending),
-            _one_decimal(row.oldest_pending_days),
+            row.name,
+            row.decided,
+            row.certified,
+            row.rejected,
+            row.median_days,
+            row.pending,
+            row.oldest_pending_days,
         )
 
 
@@ -400,27 +395,43 @@ def card_use(session: Session, actor: Actor, year: int) -> CardUseReport:
     return CardUseReport(year, district, list(communities.values()), ranked)
 
 
-CARD_USE_CSV_HEADERS = {
-    "community": ("社区代码", "社区", "年", "月", "笔数", "消费金额(元)", "优惠金额(元)"),
-    "district": ("范围", "名称", "年", "月", "笔数", "消费金额(元)", "优惠金额(元)"),
-    "merchant": ("商家代码", "商家", "年", "月", "笔数", "消费金额(元)", "优惠金额(元)"),
+_CARD_USE_FIGURES = (
+    Column("年", Kind.COUNT),
+    Column("月", Kind.COUNT),
+    Column("笔数", Kind.COUNT),
+    Column("消费金额(元)", Kind.AMOUNT_FEN),
+    Column("优惠金额(元)", Kind.AMOUNT_FEN),
+)
+CARD_USE_COLUMNS = {
+    "community": (*COMMUNITY, *_CARD_USE_FIGURES),
+    "district": (
+        Column("范围", Kind.IDENTIFIER),
+        Column("名称", Kind.TEXT, width=20),
+        *_CARD_USE_FIGURES,
+    ),
+    "merchant": (
+        Column("商家代码", Kind.IDENTIFIER),
+        Column("商家", Kind.TEXT, width=24),
+        *_CARD_USE_FIGURES,
+    ),
 }
 
 
-def card_use_rows(year: int, rows: Sequence[MonthlySales]) -> Iterator[tuple[str, ...]]:
-    """One CSV row per community (or merchant) and month of ``year``, months without sales as 0.
+def card_use_rows(year: int, rows: Sequence[MonthlySales]) -> Iterator[tuple[Any, ...]]:
+    """One row per community (or merchant) and month of ``year``, months without sales as 0,
+    amounts in fen (CARD_USE_COLUMNS).
 
     Year and month are separate numbers: Excel would turn a "2026-01" cell into a date."""
     for row in rows:
         for month, figures in zip(MONTHS, row.months, strict=True):
             yield (
                 row.code,
-                excel_text(row.name),
-                str(year),
-                str(month),
-                str(figures.count),
-                yuan_text(figures.amount_fen),
-                yuan_text(figures.discount_fen),
+                row.name,
+                year,
+                month,
+                figures.count,
+                figures.amount_fen,
+                figures.discount_fen,
             )
 
 

@@ -1,20 +1,19 @@
-"""A merchant's back office, read-only (商家后台): staff, POS keys, sales summaries, CSV rows.
+"""A merchant's back office, read-only (商家后台): staff, POS keys, sales summaries, the rows
+of the sales export (CSV and .xlsx, written by ``rewards.spreadsheets``).
 
 Every function is scoped to one merchant; voided sales never count in a summary.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, extract, func, select
 from sqlalchemy.orm import Session, aliased
 
-from rewards.clock import BUSINESS_TZ
 from rewards.errors import Forbidden, ValidationFailed
 from rewards.models import (
     TIER_LABELS,
@@ -29,29 +28,31 @@ from rewards.models import (
     Role,
     mask_name,
 )
-from rewards.money import format_fen, format_zhe
+from rewards.money import format_zhe
 from rewards.services.audit import Actor, require_merchant, require_role
+from rewards.spreadsheets import Column, Kind
 
 # A year and a day: a full year's export, whatever the leap years.
 MAX_EXPORT_DAYS = 366
 
 STATUS_LABELS = {RedemptionStatus.COMPLETED: "已完成", RedemptionStatus.VOIDED: "已撤销"}
 
-CSV_HEADER = (
-    "结算单号",
-    "营业日期",
-    "结算时间",
-    "收银",
-    "卡号尾号",
-    "持卡人",
-    "所在社区",
-    "等级",
-    "折扣",
-    "消费金额(元)",
-    "优惠金额(元)",
-    "实收金额(元)",
-    "状态",
-    "撤销原因",
+# The sales export's columns, for both its CSV and its .xlsx (see ``export_rows``).
+EXPORT_COLUMNS = (
+    Column("结算单号", Kind.IDENTIFIER, width=18),
+    Column("营业日期", Kind.DATE),
+    Column("结算时间", Kind.DATETIME),
+    Column("收银", Kind.TEXT, width=16),
+    Column("卡号尾号", Kind.IDENTIFIER),
+    Column("持卡人", Kind.TEXT),
+    Column("所在社区", Kind.TEXT, width=20),
+    Column("等级", Kind.TEXT, width=8),
+    Column("折扣", Kind.TEXT, width=8),
+    Column("消费金额(元)", Kind.AMOUNT_FEN),
+    Column("优惠金额(元)", Kind.AMOUNT_FEN),
+    Column("实收金额(元)", Kind.AMOUNT_FEN),
+    Column("状态", Kind.TEXT, width=8),
+    Column("撤销原因", Kind.TEXT, width=30),
 )
 
 
@@ -190,17 +191,6 @@ def api_keys_of_merchant(session: Session, actor: Actor, merchant_id: int) -> li
     )
 
 
-def _yuan(fen: int) -> str:
-    # Excel reads "1234.50" as a number; "1,234.50" would need a locale to agree.
-    return format_fen(fen).replace(",", "")
-
-
-def excel_text(text: str) -> str:
-    """Text typed by people, safe in a spreadsheet: one starting with = + - @ would run as a
-    formula in Excel (CSV injection), so it gets a leading apostrophe."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def check_export_range(first: date, last: date) -> None:
     """Refuse a reversed range or one longer than a year."""
     if first > last:
@@ -211,8 +201,9 @@ def check_export_range(first: date, last: date) -> None:
 
 def export_rows(
     session: Session, actor: Actor, merchant_id: int, first: date, last: date
-) -> Iterator[tuple[str, ...]]:
-    """The export's rows, oldest first, voided sales included and marked (matches CSV_HEADER)."""
+) -> Iterator[tuple[Any, ...]]:
+    """The export's rows, oldest first, voided sales included and marked: typed values in the
+    order of EXPORT_COLUMNS (amounts in fen, the sale's instant as stored)."""
     _scope(actor, merchant_id)
     check_export_range(first, last)
     cashier = aliased(Account)
@@ -243,26 +234,17 @@ def export_rows(
         till = cashier_name or (f"POS：{key_label}" if key_label else "")
         yield (
             r.number,
-            r.business_date.isoformat(),
-            r.created_at.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M:%S"),
-            excel_text(till),
+            r.business_date,
+            r.created_at,
+            till,
             card_no[-4:],
             mask_name(member_name),
-            excel_text(community_name),
+            community_name,
             TIER_LABELS[r.tier],
             format_zhe(r.pay_percent),
-            _yuan(r.amount_fen),
-            _yuan(r.discount_fen),
-            _yuan(r.payable_fen),
+            r.amount_fen,
+            r.discount_fen,
+            r.payable_fen,
             STATUS_LABELS[r.status],
-            excel_text(r.void_reason or ""),
+            r.void_reason or "",
         )
-
-
-def excel_csv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
-    """CSV that Excel opens correctly: UTF-8 with a BOM, CRLF line ends."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

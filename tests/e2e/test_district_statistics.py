@@ -1,5 +1,5 @@
 """The district's statistics (全区统计) in a real browser at 1280 px: every tab's charts and
-tables, nothing fetched from outside the app, and a table downloaded as Excel CSV."""
+tables, nothing fetched from outside the app, and a table downloaded as CSV and as .xlsx."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from rewards.extensions import db
@@ -93,7 +94,7 @@ def test_every_statistics_tab_draws_its_charts_and_tables(browser, live_shop: Sh
     context.close()
 
 
-def test_a_statistics_table_downloads_as_excel_csv(browser, live_shop: Shop, clock):
+def test_a_statistics_table_downloads_as_csv_and_as_xlsx(browser, live_shop: Shop, clock):
     username = _activity(live_shop, clock)
     context = browser.new_context(
         viewport=VIEWPORTS["desktop"], locale="zh-CN", accept_downloads=True
@@ -111,4 +112,14 @@ def test_a_statistics_table_downloads_as_excel_csv(browser, live_shop: Shop, clo
     assert rows[0] == ["商家代码", "商家", "年", "月", "笔数", "消费金额(元)", "优惠金额(元)"]
     this_month = [r for r in rows[1:] if r[3] == str(clock.today.month)]
     assert this_month[0][4:] == ["3", "236.50", "23.76"]  # 128.50 and 42.00 at 88折, 66.00 at 95折
+    assert this_month[0][0] == f'="{this_month[0][0][2:-1]}"'  # the code as text for Excel
+
+    with page.expect_download() as download_info:
+        page.click('a.xlsx-link[data-table="card-use-merchants"]')
+    download = download_info.value
+    assert download.suggested_filename == f"card-use-merchants-{clock.today.year}.xlsx"
+    sheet = load_workbook(io.BytesIO(Path(download.path()).read_bytes())).active
+    assert sheet.freeze_panes == "A2"
+    month = next(r for r in sheet.iter_rows(2) if r[3].value == clock.today.month)
+    assert month[0].data_type == "s" and [c.value for c in month[4:]] == [3, 236.5, 23.76]
     context.close()

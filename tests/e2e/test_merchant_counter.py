@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from rewards.clock import utcnow
 from rewards.extensions import db
@@ -255,6 +257,15 @@ def test_manager_voids_a_sale_and_exports_csv(browser, live_shop: Shop, device: 
     assert sorted(row[9] for row in rows) == ["100.00", "128.50", "250.00", "40.00"]
     assert [row[12] for row in rows if row[9] == "100.00"] == ["已撤销"]
     assert [row[13] for row in rows if row[9] == "100.00"] == ["顾客退货"]
+    assert all(row[0].startswith('"=""') for row in rows)  # 结算单号 as ="…": text in Excel
+    with page.expect_download() as download_info:
+        page.click("[data-testid=export-xlsx]")
+    workbook = download_info.value
+    assert workbook.suggested_filename.endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(Path(workbook.path()).read_bytes())).active
+    numbers = [row[0] for row in sheet.iter_rows(2)]
+    assert len(numbers) == 4 and all(c.data_type == "s" and len(c.value) == 14 for c in numbers)
+    assert sorted(row[9].value for row in sheet.iter_rows(2)) == [40.0, 100.0, 128.5, 250.0]
 
     for name, path in [
         ("daily", "/merchant/reports/daily"),
