@@ -167,6 +167,7 @@ def test_a_used_phone_code_is_refused_with_what_to_do(browser, live_shop: Shop, 
     scan(page, token, "30")
     page.click("#confirm-button")
     page.wait_for_selector("[data-testid=receipt]")
+    page.wait_for_load_state()  # the receipt's scripts have put the focus in its code field
 
     # The next customer shows the same (already used) code: scanned on the receipt page.
     assert focused_id(page) == "code"
@@ -177,6 +178,9 @@ def test_a_used_phone_code_is_refused_with_what_to_do(browser, live_shop: Shop, 
     page.keyboard.type("30")
     page.keyboard.press("Enter")
     refusal = page.wait_for_selector("[data-code=token_used]")
+    # The refusal is parsed before the page's scripts run: wait for them, or the next scan
+    # lands before the kept code is selected and is appended to it.
+    page.wait_for_selector("html[data-counter-ready]", state="attached")
     text = refusal.inner_text()
     assert "此手机卡码已经用过" in text and "请会员刷新手机卡码" in text
     assert focused_id(page) == "code"
