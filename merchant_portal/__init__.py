@@ -10,4 +10,13 @@ bp = Blueprint(
     static_folder="static",
 )
 
-from merchant_portal import views  # noqa: E402,F401  (registers the routes)
+# Each area's module registers its routes on ``bp``.
+from merchant_portal import (  # noqa: E402,F401
+    agreements,
+    counter,
+    keys,
+    reports,
+    sales,
+    shared,
+    staff,
+)

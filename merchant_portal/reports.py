@@ -1,0 +1,113 @@
+"""The manager's reports: sales per day of a month (日报) and per month of a year (月报)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import render_template, request
+from flask_babel import gettext as _
+
+from merchant_portal import bp
+from merchant_portal.shared import back_office, own_merchant_id
+from rewards.auth import current_actor
+from rewards.clock import business_date
+from rewards.extensions import db
+from rewards.services import merchant_reports
+
+# The reports reach back to this year and forward to next year; anything else is refused.
+FIRST_REPORT_YEAR = 2000
+
+
+def _report_years(today: date) -> tuple[int, int]:
+    return FIRST_REPORT_YEAR, today.year + 1
+
+
+def _parse_month(text: str | None, today: date) -> tuple[date, str | None]:
+    """The month asked for (``YYYY-MM``), or this month and why the one asked for is refused."""
+    if not text:
+        return today.replace(day=1), None
+    first, last = _report_years(today)
+    year_text, _dash, month_text = text.partition("-")
+    if (
+        year_text.isascii()
+        and year_text.isdigit()
+        and month_text.isascii()
+        and month_text.isdigit()
+    ):
+        year, month = int(year_text), int(month_text)
+        if not first <= year <= last:
+            return today.replace(day=1), _(
+                "%(year)s 年超出范围：报表可查 %(first)s 至 %(last)s 年。下面是本月。",
+                year=year,
+                first=first,
+                last=last,
+            )
+        if 1 <= month <= 12:
+            return date(year, month, 1), None
+    return today.replace(day=1), _("月份格式不对（应为 年-月，如 2026-03）。下面是本月。")
+
+
+def _parse_year(text: str | None, today: date) -> tuple[int, str | None]:
+    """The year asked for, or this year and why the one asked for is refused."""
+    if not text:
+        return today.year, None
+    first, last = _report_years(today)
+    if not (text.isascii() and text.isdigit()):
+        return today.year, _("年份格式不对（应为四位数字，如 2026）。下面是今年。")
+    if not first <= int(text) <= last:
+        return today.year, _(
+            "%(year)s 年超出范围：报表可查 %(first)s 至 %(last)s 年。下面是今年。",
+            year=int(text),
+            first=first,
+            last=last,
+        )
+    return int(text), None
+
+
+@bp.get("/reports/daily")
+@back_office
+def daily_report() -> str | tuple[str, int]:
+    """Sales per day of a month (日报), with a bar chart; a month out of range is refused (400)
+    with the reason, over this month's figures."""
+    today = business_date()
+    month, refused = _parse_month(request.args.get("month"), today)
+    first, last = merchant_reports.month_bounds(month)
+    days = merchant_reports.daily_summary(db.session, current_actor(), own_merchant_id(), month)
+    total = merchant_reports.period_summary(
+        db.session, current_actor(), own_merchant_id(), first, last
+    )
+    page = render_template(
+        "merchant/report.html",
+        kind="daily",
+        rows=days,
+        total=total,
+        month=month,
+        previous=(first - timedelta(days=1)).replace(day=1),
+        following=last + timedelta(days=1),
+        today=today,
+        refused=refused,
+    )
+    return (page, 400) if refused else page
+
+
+@bp.get("/reports/monthly")
+@back_office
+def monthly_report() -> str | tuple[str, int]:
+    """Sales per month of a year (月报), with a bar chart; a year out of range is refused (400)
+    with the reason, over this year's figures."""
+    today = business_date()
+    year, refused = _parse_year(request.args.get("year"), today)
+    months = merchant_reports.monthly_summary(db.session, current_actor(), own_merchant_id(), year)
+    total = merchant_reports.period_summary(
+        db.session, current_actor(), own_merchant_id(), date(year, 1, 1), date(year, 12, 31)
+    )
+    page = render_template(
+        "merchant/report.html",
+        kind="monthly",
+        rows=months,
+        total=total,
+        year=year,
+        today=today,
+        refused=refused,
+    )
+    return (page, 400) if refused else page
