@@ -18,49 +18,42 @@ from rewards.services import merchant_reports
 FIRST_REPORT_YEAR = 2000
 
 
-def _report_years(today: date) -> tuple[int, int]:
-    return FIRST_REPORT_YEAR, today.year + 1
+def _year_refused(year_text: str, today: date) -> str | None:
+    """Why ``year_text`` is no year a report can show (not digits, or out of range), or None."""
+    first, last = FIRST_REPORT_YEAR, today.year + 1
+    if not (year_text.isascii() and year_text.isdigit()):
+        return _("年份格式不对（应为四位数字，如 2026）。")
+    if not first <= int(year_text) <= last:
+        return _(
+            "%(year)s 年超出范围：报表可查 %(first)s 至 %(last)s 年。",
+            year=int(year_text),
+            first=first,
+            last=last,
+        )
+    return None
 
 
 def _parse_month(text: str | None, today: date) -> tuple[date, str | None]:
     """The month asked for (``YYYY-MM``), or this month and why the one asked for is refused."""
     if not text:
         return today.replace(day=1), None
-    first, last = _report_years(today)
     year_text, _dash, month_text = text.partition("-")
-    if (
-        year_text.isascii()
-        and year_text.isdigit()
-        and month_text.isascii()
-        and month_text.isdigit()
-    ):
-        year, month = int(year_text), int(month_text)
-        if not first <= year <= last:
-            return today.replace(day=1), _(
-                "%(year)s 年超出范围：报表可查 %(first)s 至 %(last)s 年。下面是本月。",
-                year=year,
-                first=first,
-                last=last,
-            )
-        if 1 <= month <= 12:
-            return date(year, month, 1), None
-    return today.replace(day=1), _("月份格式不对（应为 年-月，如 2026-03）。下面是本月。")
+    refused = _year_refused(year_text, today)
+    month_ok = month_text.isascii() and month_text.isdigit() and 1 <= int(month_text) <= 12
+    if refused is None and month_ok:
+        return date(int(year_text), int(month_text), 1), None
+    if refused is None or not (year_text.isascii() and year_text.isdigit()):
+        refused = _("月份格式不对（应为 年-月，如 2026-03）。")
+    return today.replace(day=1), refused + _("下面是本月。")
 
 
 def _parse_year(text: str | None, today: date) -> tuple[int, str | None]:
     """The year asked for, or this year and why the one asked for is refused."""
     if not text:
         return today.year, None
-    first, last = _report_years(today)
-    if not (text.isascii() and text.isdigit()):
-        return today.year, _("年份格式不对（应为四位数字，如 2026）。下面是今年。")
-    if not first <= int(text) <= last:
-        return today.year, _(
-            "%(year)s 年超出范围：报表可查 %(first)s 至 %(last)s 年。下面是今年。",
-            year=int(text),
-            first=first,
-            last=last,
-        )
+    refused = _year_refused(text, today)
+    if refused is not None:
+        return today.year, refused + _("下面是今年。")
     return int(text), None
 
 
