@@ -31,6 +31,7 @@ from rewards.models import (
 from rewards.services import activities, categories, claims, tiers
 from rewards.services.audit import Actor
 from tests import factories
+from tests.clock import today
 from tests.forms import once
 from tests.test_auth import sign_in
 
@@ -224,7 +225,7 @@ def _claim(session, world, category, points=None):  # type: ignore[no-untyped-de
         world.plain.id,
         category.id,
         "打扫楼道",
-        business_date(),
+        today(),
         points=points,
     )
     session.commit()
@@ -285,7 +286,9 @@ def test_only_the_district_administrator_keeps_the_categories(session, world):
         categories.set_category_enabled(session, secretary, world.category.id, False)
 
 
-def test_new_limits_apply_to_what_comes_next_and_old_claims_keep_their_points(session, world):
+def test_new_limits_apply_to_what_comes_next_and_old_claims_keep_their_points(
+    session, world, clock
+):
     pending = _claim(session, world, world.category, points=18)
     certified = _claim(session, world, world.category, points=15)
     claims.certify_claim(session, world.actor(world.secretary), certified.id)
@@ -295,7 +298,7 @@ def test_new_limits_apply_to_what_comes_next_and_old_claims_keep_their_points(se
         world.home.id,
         world.category.id,
         "清洁日",
-        business_date(),
+        clock.today,
         16,
     )
     session.commit()
@@ -329,7 +332,9 @@ def test_changing_limits_to_the_same_or_incoherent_values_is_refused(session, wo
     assert set(refused.value.details["fields"]) == {"max_points"}
 
 
-def test_a_disabled_category_refuses_new_claims_but_old_claims_keep_their_points(session, world):
+def test_a_disabled_category_refuses_new_claims_but_old_claims_keep_their_points(
+    session, world, clock
+):
     pending = _claim(session, world, world.category, points=7)
     done = _claim(session, world, world.category, points=9)
     entry = claims.certify_claim(session, world.actor(world.secretary), done.id)
@@ -347,7 +352,7 @@ def test_a_disabled_category_refuses_new_claims_but_old_claims_keep_their_points
             world.home.id,
             world.category.id,
             "清洁日",
-            business_date(),
+            clock.today,
             5,
         )
     session.rollback()
@@ -373,13 +378,13 @@ def test_disabling_twice_is_a_conflict(session, world):
         categories.set_category_enabled(session, ADMIN, world.category.id, False)
 
 
-def test_category_uses_count_claims_pending_and_activities(session, world):
+def test_category_uses_count_claims_pending_and_activities(session, world, clock):
     spare = factories.category(session)
     _claim(session, world, world.category)
     done = _claim(session, world, world.category)
     claims.certify_claim(session, world.actor(world.secretary), done.id)
     activities.create_activity(
-        session, ADMIN, world.home.id, world.category.id, "清洁日", business_date(), 5
+        session, ADMIN, world.home.id, world.category.id, "清洁日", clock.today, 5
     )
     session.commit()
     uses = {
