@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from rewards.clock import utcnow
 from rewards.models import Role
 from rewards.services import checkout, merchants
 from rewards.services.audit import Actor
@@ -17,7 +16,7 @@ from tests.test_merchant_portal import page_text, sale, sign_in
 def test_a_cashier_sees_their_own_sales_of_today_and_yesterday_and_no_others(
     client, shop, session, clock
 ):
-    now = utcnow()
+    now = clock.now
     today = sale(session, shop, shop.gold_card, "128.50", at=now)
     yesterday = sale(session, shop, shop.silver_card, "20.00", at=now - timedelta(days=1))
     older = sale(session, shop, shop.gold_card, "30.00", at=now - timedelta(days=2))
