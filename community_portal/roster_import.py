@@ -119,7 +119,7 @@ def member_import_template() -> Response:
     return Response(
         body,
         headers={
-            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Type": spreadsheets.CSV_CONTENT_TYPE,
             "Content-Disposition": 'attachment; filename="roster-template.csv"',
         },
     )

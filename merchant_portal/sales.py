@@ -12,6 +12,7 @@ from merchant_portal import bp
 from merchant_portal.counter import receipt_page
 from merchant_portal.forms import DateRangeForm, VoidForm
 from merchant_portal.shared import PAGE_SIZE, back_office, own_merchant_id
+from rewards import spreadsheets
 from rewards.auth import current_actor
 from rewards.clock import business_date
 from rewards.errors import DomainError
@@ -90,8 +91,6 @@ def redemption_export_xlsx() -> Response:
 
 def _redemption_file(fmt: str) -> Response:
     """The sales export in ``fmt``: the same dates, refusals and rows in either format."""
-    from rewards import spreadsheets  # here, not at the top: the downloads' one import
-
     form, first, last = _date_range()
     if form.errors:
         raise BadRequest(_("日期格式不正确，请用日期选择框选择。"))
