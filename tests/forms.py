@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 from flask.testing import FlaskClient
@@ -59,3 +60,9 @@ def minted() -> dict[str, str]:
     from rewards.forms_once import new_nonce
 
     return {FIELD: new_nonce()}
+
+
+def without_csrf_tokens(html: str) -> str:
+    """The page with its CSRF token values blanked: they carry the second they were signed,
+    so two renderings of the same page differ across a second boundary."""
+    return re.sub(r'(name="csrf_token" value=")[^"]*"', r'\1"', html)
