@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from rewards import demo
+from rewards.demo import sales as demo_sales
 from rewards.errors import CardRevoked, CardSuspended, NoAgreement, TierNone
 from rewards.extensions import db
 from rewards.models import (
@@ -25,10 +27,11 @@ from rewards.models import (
     Community,
     LedgerEntry,
     Member,
+    Redemption,
     Role,
     Tier,
 )
-from rewards.services import accounts, checkout, tiers
+from rewards.services import accounts, card_use, checkout, district_reports, redemptions, tiers
 from rewards.services.audit import Actor
 from rewards.services.cards import CardTokens, TokenKind
 from rewards.services.merchants import authenticate_api_key
@@ -96,6 +99,37 @@ def test_seed_demo_has_the_source_shape_scaled_down(session, runner):
     assert roles == {"district_admin", "secretary", "merchant_manager", "cashier", "member"}
     for login in summary["logins"]:
         assert accounts.authenticate(session, login["username"], login["password"]) is not None
+
+
+def test_seed_demo_has_sales_to_show_at_the_counter_and_in_the_district(session, runner, clock):
+    summary = _seed(runner)
+    assert summary["counts"]["redemptions"]["voided"] == 1
+    cashier = session.scalar(select(Account).where(Account.username == "m001-cashier"))
+    today, yesterday = redemptions.own_recent_sales(
+        session, Actor.for_account(cashier), clock.today
+    )
+    # The cashier's 我的结算: today's sales (one of them voided) and yesterday's.
+    assert len(today.sales) == demo_sales.M001_TODAY and len(today.completed) == 3
+    assert len(yesterday.completed) == demo_sales.M001_YESTERDAY
+    assert all(sale.business_date == clock.today for sale in today.sales)
+    # Every sale went through the checkout: the discount its snapshot terms give.
+    for sale in session.scalars(select(Redemption)):
+        assert sale.created_at <= clock.now and sale.discount_fen > 0
+        assert sale.payable_fen == sale.amount_fen - sale.discount_fen
+        assert (sale.cashier_id is None) != (sale.api_key_id is None)
+    # c01-gold shopped today: the member's savings page has this year's discount.
+    gold = session.scalar(select(Account).where(Account.username == "c01-gold"))
+    assert card_use.my_savings(session, Actor.for_account(gold), at=clock.now).discount_fen > 0
+    # The district's card-use statistics count sales at more merchants than M001 (over the
+    # demo's weeks of sales, which may begin in the year before).
+    admin = Actor.for_account(session.scalar(select(Account).where(Account.username == "admin")))
+    first_day = clock.today - timedelta(days=demo_sales.SALE_DAYS)
+    selling = {
+        merchant.code
+        for year in {first_day.year, clock.today.year}
+        for merchant in district_reports.card_use(session, admin, year).top_merchants(200)
+    }
+    assert "M001" in selling and len(selling) > 10
 
 
 def test_same_seed_gives_the_same_demo_and_another_seed_does_not(session, runner):

@@ -72,6 +72,7 @@ def seed_demo_command(
     ):
         summary = demo.seed_demo(
             session,
+            current_app.extensions["rewards.card_tokens"],
             seed=seed,
             members=members,
             on_stage=lambda stage: bar.update(1, stage),
@@ -100,6 +101,8 @@ def _print_demo_summary(summary: dict[str, Any], elapsed: float) -> None:
         f"未达等级 {tiers['none']} 人",
         f"  动力卡：正常 {card_counts['active']}，暂停 {card_counts['suspended']}，"
         f"注销 {card_counts['revoked']}，补办换新 {card_counts['replaced']}",
+        f"  刷卡消费：近 {demo.SALE_DAYS} 天 {sum(counts['redemptions'].values())} 笔"
+        f"（已撤销 {counts['redemptions']['voided']} 笔）",
         "",
         f"在 {summary['checkout']['merchant']['code']} {summary['checkout']['merchant']['name']}"
         " 结算时各种结果的卡号：",
