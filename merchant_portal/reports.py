@@ -14,13 +14,14 @@ from rewards.clock import business_date
 from rewards.extensions import db
 from rewards.services import merchant_reports
 
-# The reports reach back to this year and forward to next year; anything else is refused.
+# The reports reach back to this year and up to this year (no sale is dated later than today);
+# anything else is refused.
 FIRST_REPORT_YEAR = 2000
 
 
 def _year_refused(year_text: str, today: date) -> str | None:
     """Why ``year_text`` is no year a report can show (not digits, or out of range), or None."""
-    first, last = FIRST_REPORT_YEAR, today.year + 1
+    first, last = FIRST_REPORT_YEAR, today.year
     if not (year_text.isascii() and year_text.isdigit()):
         return _("年份格式不对（应为四位数字，如 2026）。")
     if not first <= int(year_text) <= last:
@@ -78,6 +79,7 @@ def daily_report() -> str | tuple[str, int]:
         previous=(first - timedelta(days=1)).replace(day=1),
         following=last + timedelta(days=1),
         today=today,
+        first_year=FIRST_REPORT_YEAR,
         refused=refused,
     )
     return (page, 400) if refused else page
@@ -101,6 +103,7 @@ def monthly_report() -> str | tuple[str, int]:
         total=total,
         year=year,
         today=today,
+        first_year=FIRST_REPORT_YEAR,
         refused=refused,
     )
     return (page, 400) if refused else page

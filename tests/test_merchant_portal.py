@@ -771,6 +771,27 @@ def test_a_year_report_out_of_range_says_so_instead_of_showing_another_year(
     assert "2000年" not in html
 
 
+def test_a_report_of_a_year_to_come_is_refused_as_out_of_range(client, shop, clock):
+    sign_in(client, shop.manager)
+    next_year = clock.today.year + 1
+    for url in (
+        f"/merchant/reports/monthly?year={next_year}",
+        f"/merchant/reports/daily?month={next_year}-01",
+    ):
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert f"报表可查 2000 至 {clock.today.year} 年" in page_text(response)
+
+
+def test_the_first_report_year_has_no_link_to_the_year_before(client, shop):
+    sign_in(client, shop.manager)
+    yearly = page_text(client.get("/merchant/reports/monthly?year=2000"))
+    assert "‹ 1999" not in yearly and "year=1999" not in yearly
+    monthly = page_text(client.get("/merchant/reports/daily?month=2000-01"))
+    assert "month=1999-12" not in monthly
+    assert "month=2000-01" in page_text(client.get("/merchant/reports/daily?month=2000-02"))
+
+
 def test_a_year_in_range_shows_that_year_without_a_refusal(client, shop, clock):
     sign_in(client, shop.manager)
     response = client.get(f"/merchant/reports/monthly?year={clock.today.year - 1}")
