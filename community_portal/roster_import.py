@@ -1,5 +1,5 @@
-"""Importing a roster file (导入名册): upload a CSV, read a row-by-row preview that writes
-nothing, then import every row or none.
+"""Importing a roster file (导入名册): upload a CSV or an Excel workbook (.xlsx), read a
+row-by-row preview that writes nothing, then import every row or none.
 
 The uploaded file waits between the preview and the import in the instance folder, under a
 token that only its uploader can use.
@@ -44,9 +44,11 @@ TEMPLATE_HEADER = spreadsheets.header(TEMPLATE_COLUMNS)
 
 
 class ImportForm(FlaskForm):
-    """Upload a roster CSV (导入名册); the administrator picks the community."""
+    """Upload a roster, CSV or .xlsx (导入名册); the administrator picks the community."""
 
-    file = FileField(_l("名册文件（CSV）"), validators=[FileRequired(_l("请选择名册文件。"))])
+    file = FileField(
+        _l("名册文件（Excel .xlsx 或 CSV）"), validators=[FileRequired(_l("请选择名册文件。"))]
+    )
     community = SelectField(_l("导入到社区"), validators=[DataRequired(_l("请选择社区。"))])
 
 
@@ -85,7 +87,7 @@ def _render_import(form: ImportForm, status: int = 200) -> tuple[str, int]:
 @bp.route("/members/import", methods=["GET", "POST"])
 @staff
 def member_import() -> Response | tuple[str, int]:
-    """Upload a roster CSV; it is kept for the preview, nothing is written yet."""
+    """Upload a roster (CSV or .xlsx); it is kept for the preview, nothing is written yet."""
     limit = roster.MAX_UPLOAD_BYTES + UPLOAD_SLACK_BYTES
     if request.method == "POST" and (request.content_length or 0) > limit:
         # Refused unread: the form is shown again without touching the request body.
@@ -98,8 +100,10 @@ def member_import() -> Response | tuple[str, int]:
         return _render_import(form, 200 if request.method == "GET" else 422)
     upload = form.file.data
     filename = (upload.filename or "").lower()
-    if filename.endswith((".xls", ".xlsx", ".et", ".numbers")):
-        form.file.errors = [_("这是表格文件，请在 Excel 中“另存为 CSV UTF-8（逗号分隔）”后上传。")]
+    if filename.endswith((".xls", ".et", ".numbers")):
+        form.file.errors = [
+            _("这是旧版或其他软件的表格文件，请另存为 Excel 工作簿（.xlsx）或 CSV 后上传。")
+        ]
         return _render_import(form, 422)
     data = upload.read(roster.MAX_UPLOAD_BYTES + 1)
     try:
@@ -130,7 +134,7 @@ def member_import_template() -> Response:
 def member_import_template_xlsx() -> Response:
     """The same template as an Excel workbook whose columns are all formatted as text, so that
     member numbers and phone numbers typed in Excel or WPS stay as typed (no 1.2E+13, no lost
-    leading zeros) when the sheet is then saved as CSV for the import."""
+    leading zeros); the filled-in workbook is uploaded as it is."""
     body = spreadsheets.fill_in_template(TEMPLATE_COLUMNS, "党员名册")
     return Response(
         body,

@@ -1,5 +1,6 @@
 """Every table the product lets people download (导出), written once as CSV and once as Excel
-.xlsx from the same typed rows, so that Excel and WPS open both without mangling a figure.
+.xlsx from the same typed rows, so that Excel and WPS open both without mangling a figure; and
+the one kind of workbook people upload (a roster typed into its template), read as text rows.
 
 An export declares its columns once (``Column``: a name and a ``Kind``) and yields rows of plain
 Python values in that order: text as ``str``, identifiers as ``str``, money as integer fen,
@@ -53,15 +54,16 @@ import contextlib
 import csv
 import io
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from flask import Response
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
@@ -300,3 +302,83 @@ def download(
             "Cache-Control": "no-store",
         },
     )
+
+
+# -- reading an upload ----------------------------------------------------------------------------
+
+# Every .xlsx is a zip archive; nothing else uploaded here starts like one.
+ZIP_MAGIC = b"PK\x03\x04"
+# What a workbook may unpack to: a 5 MB upload of 20,000 rows unpacks to a few tens of MB; a
+# "zip bomb" declares far more and is refused before anything is unpacked.
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024
+# Empty rows are cheap but not free: past this many per filled row the sheet is refused.
+MAX_ROWS_WITH_BLANKS = 5
+TOO_MANY_BLANKS = "这个 Excel 文件里空行太多，请删除多余的行后再上传。"
+UNREADABLE = "无法读取这个 Excel 文件：请确认是 Excel 工作簿（.xlsx），或另存为 CSV 后上传。"
+
+
+class UnreadableWorkbook(ValueError):
+    """An upload that is a zip archive but no workbook this can read (the message says so)."""
+
+
+def is_xlsx(data: bytes) -> bool:
+    """Whether ``data`` looks like an .xlsx (a zip archive) rather than a CSV."""
+    return data.startswith(ZIP_MAGIC)
+
+
+def _cell_text(value: Any) -> str:
+    """A cell's value as the text a CSV saved from it would hold: a whole number without
+    ``.0``, a date as ``2019-07-01``, nothing for an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat(" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_xlsx_rows(data: bytes, max_rows: int) -> list[list[str]]:
+    """The rows of the workbook's active sheet as text, one per sheet row (empty rows too, so
+    that a row's place is its line number), up to the ``max_rows``-th row with something in it
+    (a longer sheet's rows past that are not read). Raises ``UnreadableWorkbook`` for a damaged
+    file, one that would unpack to more than ``MAX_UNPACKED_BYTES``, one with no worksheet, or
+    one with more than ``MAX_ROWS_WITH_BLANKS`` times ``max_rows`` rows mostly empty.
+
+    XML in the file is parsed with defusedxml (openpyxl uses it when it is installed), so entity
+    expansion ("billion laughs") is refused rather than run.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+        if unpacked > MAX_UNPACKED_BYTES:
+            raise UnreadableWorkbook("这个 Excel 文件解压后过大，请分批导入或另存为 CSV 后上传。")
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except UnreadableWorkbook:
+        raise
+    except Exception as error:  # whatever a damaged or hostile archive makes openpyxl raise
+        raise UnreadableWorkbook(UNREADABLE) from error
+    try:
+        sheet = workbook.active or (workbook.worksheets[0] if workbook.worksheets else None)
+        if sheet is None or not hasattr(sheet, "iter_rows"):
+            raise UnreadableWorkbook("这个 Excel 文件里没有工作表。")
+        rows: list[list[str]] = []
+        filled = 0
+        try:
+            for values in sheet.iter_rows(values_only=True):
+                if filled >= max_rows:
+                    break
+                if len(rows) >= MAX_ROWS_WITH_BLANKS * max_rows:
+                    raise UnreadableWorkbook(TOO_MANY_BLANKS)
+                row = [_cell_text(value) for value in values]
+                filled += any(cell.strip() for cell in row)
+                rows.append(row)
+        except UnreadableWorkbook:
+            raise
+        except Exception as error:  # a sheet whose XML is damaged or hostile
+            raise UnreadableWorkbook(UNREADABLE) from error
+        return rows
+    finally:
+        workbook.close()

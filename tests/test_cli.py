@@ -281,6 +281,18 @@ def test_roster_import_command_lists_row_errors_and_imports_nothing(
     assert _count(session, Member) == before
 
 
+def test_roster_import_command_imports_an_excel_workbook(world, session, runner, tmp_path: Path):
+    from tests.test_roster_workbooks import filled_template
+
+    book = tmp_path / "名册.xlsx"
+    book.write_bytes(filled_template(("YT0900002", "钱二", "13912345679", "2016-04-01", "")))
+    result = runner.invoke(args=["roster", "import", str(book), "--community", world.home.code])
+    assert result.exit_code == 0, result.output
+    assert "新增 1 人" in result.output
+    member = session.scalar(select(Member).where(Member.member_no == "YT0900002"))
+    assert (member.name, member.community_id) == ("钱二", world.home.id)
+
+
 def test_roster_import_command_imports_a_good_file(world, session, runner, tmp_path: Path):
     good = tmp_path / "roster.csv"
     good.write_bytes(

@@ -497,16 +497,57 @@ def test_an_imported_file_cannot_be_imported_twice_with_the_same_token(client, s
     assert count(session, AuditEvent, AuditEvent.action == "roster.import") == 1
 
 
-def test_a_spreadsheet_or_missing_file_is_refused_next_to_the_field(client, session, world):
+def test_an_old_spreadsheet_or_missing_file_is_refused_next_to_the_field(client, session, world):
     sign_in(client, world.secretary)
     missing = client.post("/community/members/import", data={})
     assert missing.status_code == 422 and "请选择名册文件" in field_error(missing.text, "file")
-    xlsx = client.post(
+    for name in ("名册.xls", "名册.et", "名册.numbers"):
+        old = client.post(
+            "/community/members/import",
+            data={"file": (io.BytesIO(b"\xd0\xcf\x11\xe0"), name)},
+            content_type="multipart/form-data",
+        )
+        assert old.status_code == 422, name
+        assert "另存为 Excel 工作簿（.xlsx）或 CSV" in field_error(old.text, "file")
+
+
+def test_the_filled_in_excel_template_is_imported_as_it_is(client, session, world):
+    from tests.test_roster_workbooks import filled_template
+
+    sign_in(client, world.secretary)
+    data = filled_template(
+        (world.plain.member_no, "王五", "13911112222", "2012-07-01", "鲁东化工集团"),
+        ("0012345678", "陈新", "13911113333", "2019/7/1", ""),
+    )
+    response = client.post(
         "/community/members/import",
-        data={"file": (io.BytesIO(b"PK\x03\x04"), "名册.xlsx")},
+        data={"file": (io.BytesIO(data), "名册.xlsx")},
         content_type="multipart/form-data",
     )
-    assert xlsx.status_code == 422 and "另存为 CSV" in field_error(xlsx.text, "file")
+    assert response.status_code == 302
+    preview = client.get(response.headers["Location"]).text
+    actions = dict(re.findall(r'data-line="(\d+)" data-action="(\w+)"', preview))
+    assert actions == {"2": "update", "3": "new"}
+    confirm = client.post(
+        "/community/members/import/confirm", data={"token": hidden(preview, "token")}
+    )
+    assert "新增 1 人，更新 1 人" in client.get(confirm.headers["Location"]).text
+    assert count(session, Member, Member.member_no == "0012345678") == 1
+
+
+def test_a_damaged_excel_file_is_refused_with_what_to_do_and_imports_nothing(
+    client, session, world
+):
+    sign_in(client, world.secretary)
+    before = count(session, Member)
+    response = client.post(
+        "/community/members/import",
+        data={"file": (io.BytesIO(b"PK\x03\x04 not really a workbook"), "名册.xlsx")},
+        content_type="multipart/form-data",
+    )
+    page = client.get(response.headers["Location"]).text
+    assert "无法读取这个 Excel 文件" in page and 'data-testid="import"' not in page
+    assert count(session, Member) == before
 
 
 @pytest.mark.parametrize("extra_bytes", [10, 1024 * 1024])

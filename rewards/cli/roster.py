@@ -17,10 +17,12 @@ roster_group = AppGroup("roster", help="Community rosters (党员名册).")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--community", "community_code", required=True, help="社区代码，例如 C01。")
 def import_roster_command(file: Path, community_code: str) -> None:
-    """Import a roster CSV (member_no, name, phone, joined_on[, employer]) into a community.
+    """Import a roster, CSV or Excel .xlsx (member_no, name, phone, joined_on[, employer]), into
+    a community.
 
     Every row is checked first; if any row is wrong, all problems are listed and nothing is
-    imported. UTF-8 (with or without BOM) and GBK files are accepted.
+    imported. CSV files in UTF-8 (with or without BOM) and GBK are accepted; of a workbook, the
+    active sheet is read.
     """
     parsed = roster.parse_roster(file.read_bytes())
     with operator_transaction() as session:

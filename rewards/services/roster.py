@@ -8,7 +8,7 @@ import io
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from rewards import spreadsheets
 from rewards.clock import business_date, utcnow
 from rewards.errors import Conflict, NotFound, ValidationFailed
 from rewards.models import Community, Member, MemberStatus, MemberTransfer, Role
@@ -123,16 +124,30 @@ def _parse_date(text: str) -> date | None:
     return None
 
 
-def parse_roster(data: bytes, today: date | None = None) -> RosterFile:
-    """Read a roster CSV and check every row on its own (formats, required fields, duplicates)."""
-    today = today or business_date()
-    result = RosterFile()
+def _table(data: bytes) -> Iterator[list[str]] | RowError:
+    """The file's rows as text: an Excel workbook's active sheet, or a CSV's lines; or why the
+    file cannot be read. A CSV's reader raises ``csv.Error`` as it meets a broken line."""
+    if spreadsheets.is_xlsx(data):
+        # The header, MAX_ROWS rows, and one more to tell that the sheet is too long.
+        try:
+            return iter(spreadsheets.read_xlsx_rows(data, MAX_ROWS + 2))
+        except spreadsheets.UnreadableWorkbook as error:
+            return RowError(1, str(error))
     text = decode_roster(data)
     if text is None:
-        message = "无法识别文件编码，请在 Excel 中另存为“CSV UTF-8（逗号分隔）”后再导入。"
-        result.errors.append(RowError(1, message))
+        return RowError(1, "无法识别文件编码，请在 Excel 中另存为“CSV UTF-8（逗号分隔）”后再导入。")
+    return csv.reader(io.StringIO(text, newline=""))
+
+
+def parse_roster(data: bytes, today: date | None = None) -> RosterFile:
+    """Read a roster (a CSV, or an Excel .xlsx typed into the template) and check every row on
+    its own (formats, required fields, duplicates)."""
+    today = today or business_date()
+    result = RosterFile()
+    reader = _table(data)
+    if isinstance(reader, RowError):
+        result.errors.append(reader)
         return result
-    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
@@ -175,7 +190,9 @@ def parse_roster(data: bytes, today: date | None = None) -> RosterFile:
             if row is not None:
                 result.rows.append(row)
     except csv.Error as exc:
-        result.errors.append(RowError(reader.line_num, f"无法按 CSV 格式读取：{exc}"))
+        result.errors.append(
+            RowError(getattr(reader, "line_num", 1), f"无法按 CSV 格式读取：{exc}")
+        )
     if not result.rows and not result.errors:
         result.errors.append(RowError(2, "文件中没有党员记录。"))
     return result

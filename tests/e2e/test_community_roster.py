@@ -1,13 +1,15 @@
 """The roster pages (党员名册) in a real browser, on a desktop and a phone: search, a member's
-page, add and edit, the CSV import (a file with a bad row, then a clean one), corrections in the
-ledger (积分调整, 冲正) and a transfer to another community."""
+page, add and edit, the roster import (a CSV with a bad row, then the Excel template filled
+in), corrections in the ledger (积分调整, 冲正) and a transfer to another community."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from openpyxl import load_workbook
 
 from rewards.extensions import db
 from rewards.models import Card, Community, Role
@@ -142,10 +144,17 @@ def test_a_secretary_keeps_the_roster(browser, live_shop: Shop, viewport: str, t
     assert page.locator("tr[data-action=error]").count() == 1
     assert page.locator("[data-testid=import]").count() == 0
     look(page, "preview-error", viewport)
-    clean = HEADER + "YT0100901,孙丽,13911113333,2020-03-01,开发区医院\n"
-    clean += f"{roster.silver_no},李四,13800000000,2020-01-01,\n"
+    # The corrected file comes as the Excel template, downloaded, filled in and uploaded as is.
     page.click("text=重新上传")
-    upload(page, tmp_path, "clean.csv", clean)
+    with page.expect_download() as download:
+        page.get_by_text("下载模板 Excel（.xlsx）").click()
+    book = load_workbook(io.BytesIO(download.value.path().read_bytes()))
+    book.active.append(["YT0100901", "孙丽", "13911113333", "2020-03-01", "开发区医院"])
+    book.active.append([roster.silver_no, "李四", "13800000000", "2020-01-01", ""])
+    filled = tmp_path / "名册.xlsx"
+    book.save(filled)
+    page.set_input_files("#file", str(filled))
+    page.click("button[type=submit].primary")
     page.wait_for_url("**/import/preview?*")
     look(page, "preview", viewport)
     page.click("[data-testid=import]")
