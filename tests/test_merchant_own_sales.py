@@ -47,6 +47,45 @@ def test_the_receipt_of_an_own_sale_opens_for_the_cashier_with_its_way_back(clie
     assert "撤销这笔结算" not in receipt  # no voids for a cashier
 
 
+def test_a_cashier_opens_only_the_receipts_of_their_own_sales_of_today_and_yesterday(
+    client, shop, session, clock
+):
+    now = clock.now
+    today = sale(session, shop, shop.gold_card, "10.00", at=now)
+    yesterday = sale(session, shop, shop.gold_card, "11.00", at=now - timedelta(days=1))
+    older = sale(session, shop, shop.gold_card, "12.00", at=now - timedelta(days=2))
+    colleague = factories.account(session, Role.CASHIER, merchant=shop.shop)
+    session.commit()
+    theirs = sale(session, shop, shop.gold_card, "13.00", at=now, account=colleague)
+    managers = sale(session, shop, shop.gold_card, "14.00", at=now, account=shop.manager)
+    key, _secret = merchants.create_api_key(
+        session, Actor.for_account(shop.manager), shop.shop.id, "前台收银机"
+    )
+    by_pos, _ = checkout.confirm(
+        session,
+        Actor.for_api_key(key),
+        session.info["tokens"],
+        shop.gold_card.card_no,
+        "15.00",
+        "pos-sale-0001",
+        now=now,
+    )
+    session.commit()
+
+    sign_in(client, shop.cashier)
+    for own in (today, yesterday):
+        assert client.get(f"/merchant/redemptions/{own.id}").status_code == 200
+    for other in (older, theirs, managers, by_pos):
+        refused = client.get(f"/merchant/redemptions/{other.id}")
+        assert refused.status_code == 404, other.number
+        assert other.number not in page_text(refused)
+        assert "收银员可以查看自己今天和昨天的结算" in page_text(refused)
+    client.post("/logout")
+    sign_in(client, shop.manager)  # the manager opens every receipt of the shop
+    for every in (today, yesterday, older, theirs, managers, by_pos):
+        assert client.get(f"/merchant/redemptions/{every.id}").status_code == 200
+
+
 def test_own_sales_offer_no_export_and_no_void(client, shop, session):
     recorded = sale(session, shop, shop.gold_card, "10.00")
     sign_in(client, shop.cashier)

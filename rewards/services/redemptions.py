@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from rewards import clock
 from rewards.errors import Forbidden, NotFound
 from rewards.models import (
     Account,
@@ -200,11 +201,19 @@ class Receipt:
     cashier_name: str  # the cashier's display name, or "POS：<key label>" for an API sale
 
 
-def get_receipt(session: Session, actor: Actor, redemption_id: int) -> Receipt:
-    """The receipt of one sale of the actor's merchant; another merchant's is reported as absent."""
+def get_receipt(
+    session: Session, actor: Actor, redemption_id: int, today: date | None = None
+) -> Receipt:
+    """The receipt of one sale of the actor's merchant; another merchant's is reported as absent.
+
+    A cashier at the counter sees the receipts of their own sales of today and yesterday (as
+    in 我的结算); the shop's other sales are the manager's to look up.
+    """
     sale = get_redemption(session, actor, redemption_id)
-    merchant_name, community_name, cashier_name, key_label = session.execute(
-        select(Merchant.name, Community.name, Account.display_name, ApiKey.label)
+    merchant_name, community_name, cashier_name, key_label, cashier_id = session.execute(
+        select(
+            Merchant.name, Community.name, Account.display_name, ApiKey.label, Redemption.cashier_id
+        )
         .select_from(Redemption)
         .join(Merchant, Merchant.id == Redemption.merchant_id)
         .join(Member, Member.id == Redemption.member_id)
@@ -213,5 +222,12 @@ def get_receipt(session: Session, actor: Actor, redemption_id: int) -> Receipt:
         .outerjoin(ApiKey, ApiKey.id == Redemption.api_key_id)
         .where(Redemption.id == sale.id)
     ).one()
+    if actor.role is Role.CASHIER and actor.account_id is not None:
+        earliest = (today or clock.business_date()) - timedelta(days=OWN_SALES_DAYS - 1)
+        if cashier_id != actor.account_id or sale.business_date < earliest:
+            raise NotFound(
+                "找不到这笔结算记录：收银员可以查看自己今天和昨天的结算，"
+                "更早的或其他收银的记录请找店长查询。"
+            )
     till = cashier_name or (f"POS：{key_label}" if key_label else "")
     return Receipt(sale, merchant_name, community_name, till)
