@@ -4,18 +4,31 @@ their own account, each with its receipt to reprint; no export and no voids."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
-from rewards.models import Role
+import pytest
+
+from rewards.models import Redemption, Role
 from rewards.services import checkout, merchants
 from rewards.services.audit import Actor
 from tests import factories
 from tests.test_merchant_portal import page_text, sale, sign_in
 
 
-def test_a_cashier_sees_their_own_sales_of_today_and_yesterday_and_no_others(
-    client, shop, session, clock
-):
+@dataclass(frozen=True)
+class Sales:
+    """The shop's sales around today: the cashier's own, and others the cashier must not see."""
+
+    today: Redemption
+    yesterday: Redemption
+    older: Redemption  # the cashier's own, two days ago
+    theirs: Redemption  # a colleague's, today
+    managers: Redemption  # the manager's, today
+
+
+@pytest.fixture()
+def sales(shop, session, clock) -> Sales:  # type: ignore[no-untyped-def]
     now = clock.now
     today = sale(session, shop, shop.gold_card, "128.50", at=now)
     yesterday = sale(session, shop, shop.silver_card, "20.00", at=now - timedelta(days=1))
@@ -24,7 +37,14 @@ def test_a_cashier_sees_their_own_sales_of_today_and_yesterday_and_no_others(
     session.commit()
     theirs = sale(session, shop, shop.gold_card, "40.00", at=now, account=colleague)
     managers = sale(session, shop, shop.gold_card, "50.00", at=now, account=shop.manager)
+    return Sales(today, yesterday, older, theirs, managers)
 
+
+def test_a_cashier_sees_their_own_sales_of_today_and_yesterday_and_no_others(
+    client, shop, sales, clock
+):
+    today, yesterday = sales.today, sales.yesterday
+    older, theirs, managers = sales.older, sales.theirs, sales.managers
     sign_in(client, shop.cashier)
     response = client.get("/merchant/my-sales")
     assert response.status_code == 200
@@ -48,16 +68,8 @@ def test_the_receipt_of_an_own_sale_opens_for_the_cashier_with_its_way_back(clie
 
 
 def test_a_cashier_opens_only_the_receipts_of_their_own_sales_of_today_and_yesterday(
-    client, shop, session, clock
+    client, shop, session, sales, clock
 ):
-    now = clock.now
-    today = sale(session, shop, shop.gold_card, "10.00", at=now)
-    yesterday = sale(session, shop, shop.gold_card, "11.00", at=now - timedelta(days=1))
-    older = sale(session, shop, shop.gold_card, "12.00", at=now - timedelta(days=2))
-    colleague = factories.account(session, Role.CASHIER, merchant=shop.shop)
-    session.commit()
-    theirs = sale(session, shop, shop.gold_card, "13.00", at=now, account=colleague)
-    managers = sale(session, shop, shop.gold_card, "14.00", at=now, account=shop.manager)
     key, _secret = merchants.create_api_key(
         session, Actor.for_account(shop.manager), shop.shop.id, "前台收银机"
     )
@@ -68,21 +80,22 @@ def test_a_cashier_opens_only_the_receipts_of_their_own_sales_of_today_and_yeste
         shop.gold_card.card_no,
         "15.00",
         "pos-sale-0001",
-        now=now,
+        now=clock.now,
     )
     session.commit()
 
     sign_in(client, shop.cashier)
-    for own in (today, yesterday):
+    for own in (sales.today, sales.yesterday):
         assert client.get(f"/merchant/redemptions/{own.id}").status_code == 200
-    for other in (older, theirs, managers, by_pos):
+    for other in (sales.older, sales.theirs, sales.managers, by_pos):
         refused = client.get(f"/merchant/redemptions/{other.id}")
         assert refused.status_code == 404, other.number
         assert other.number not in page_text(refused)
         assert "收银员可以查看自己今天和昨天的结算" in page_text(refused)
     client.post("/logout")
     sign_in(client, shop.manager)  # the manager opens every receipt of the shop
-    for every in (today, yesterday, older, theirs, managers, by_pos):
+    every_sale = (sales.today, sales.yesterday, sales.older, sales.theirs, sales.managers, by_pos)
+    for every in every_sale:
         assert client.get(f"/merchant/redemptions/{every.id}").status_code == 200
 
 
