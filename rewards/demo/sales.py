@@ -22,7 +22,7 @@ from .plan import Demo, IssuedCard, PlannedMember
 SALE_DAYS = 42
 # Sales at the other merchants: one per this many members over the SALE_DAYS.
 MEMBERS_PER_SALE = 12
-# M001's counter: sales on each of the SALE_DAYS (fewer further back), at least this many today.
+# M001's counter: 0 to 2 sales on each earlier day, and this many today and yesterday.
 M001_TODAY, M001_YESTERDAY = 4, 3
 VOID_REASON = "顾客临时退单，整单撤销"
 
@@ -63,8 +63,8 @@ def sales(demo: Demo) -> None:
 
 
 def _earlier_today(demo: Demo, n: int) -> datetime:
-    """The ``n``-th of today's sales at M001: in the last four hours, and today even just after
-    midnight (the sales are spread over what there is of today)."""
+    """When a counter's ``n``-th sale of today happened: in the last four hours, and today even
+    just after midnight (the sales are spread over what there is of today)."""
     midnight = datetime.combine(demo.today, time(), BUSINESS_TZ).astimezone(UTC)
     start = max(midnight, demo.now - timedelta(hours=4))
     return start + (demo.now - start) * (n + 1) / (M001_TODAY + 1)
