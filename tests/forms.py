@@ -62,7 +62,11 @@ def minted() -> dict[str, str]:
     return {FIELD: new_nonce()}
 
 
+CSRF_TOKEN = re.compile(r'(name="csrf_token" value="|name="csrf-token" content=")[^"]*"')
+
+
 def without_csrf_tokens(html: str) -> str:
-    """The page with its CSRF token values blanked: they carry the second they were signed,
-    so two renderings of the same page differ across a second boundary."""
-    return re.sub(r'(name="csrf_token" value=")[^"]*"', r'\1"', html)
+    """The page with its CSRF tokens blanked (the forms' hidden fields and the ``<meta>`` the
+    scripts read): they carry the second they were signed, so two renderings of the same page
+    differ across a second boundary."""
+    return CSRF_TOKEN.sub(r'\1"', html)
