@@ -1,12 +1,13 @@
 """The demo data set (演示数据): the source's shape, generated repeatably from a seed.
 
 21 communities, 130 alliance merchants with agreements, about 5,000 Party members with a year of
-certified history (claims, activity attendance, a few reversals, pending claims), tiers landing on
-125 gold and 514 silver, cards, and one sign-in per role. Same seed, same data (on the same day:
-the history is laid out backwards from today, because tiers are computed live).
+certified history (claims, activity attendance, a few reversals, pending claims), tiers landing
+on 125 gold and 514 silver, cards, six weeks of card sales, and one sign-in per role. Same seed,
+same data (on the same day and hour: the history is laid out backwards from now, because tiers
+are computed live).
 
-Each step is a module of its own (district, alliance, roster, history, cards); they share the
-``Demo`` of ``plan.py``, whose one seeded rng makes every random choice in step order.
+Each step is a module of its own (district, alliance, roster, history, cards, sales); they share
+the ``Demo`` of ``plan.py``, whose one seeded rng makes every random choice in step order.
 """
 
 from __future__ import annotations
