@@ -8,7 +8,9 @@ the view then does with the (empty) input.
 
 Outcomes (the class of the answer):
   ok         anything but 401, 403, 404, 405 and a redirect to /login (a page, a redirect of its
-             own, a 400/422 refusal of the empty body …): the role passed authorization
+             own, and for a write a 400/422 refusal of the empty body …): the role passed
+             authorization. A GET is opened as a person would open it, so for a read "ok" is
+             a 2xx or 3xx answer: a read that refuses its own URL is a failure.
   login      302 to /login (pages, anonymous)
   forbidden  403 (pages: a signed-in role that is not allowed)
   api_401    401 (API: no credential, or a credential of the wrong kind)
@@ -34,6 +36,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
+from werkzeug.wrappers import Response
 
 from rewards.models import Account, Agreement, LedgerEntry, Role
 from rewards.services import (
@@ -309,6 +312,14 @@ def routes(app: Flask) -> dict[str, Rule]:
 # -- the world ----------------------------------------------------------------------------------
 
 
+# Reads that a person only ever opens with a query (the sheet of the cards just issued): the
+# query they are opened with, filled like the path's parameters.
+QUERIES = {
+    "GET /community/cards/issued": "card_ids={card_id}",
+    "GET /community/cards/print": "card_ids={card_id}",
+}
+
+
 @dataclass
 class MatrixWorld:
     """One small world: ``params`` fill URL parameters with the roles' own objects (spares for
@@ -332,7 +343,9 @@ class MatrixWorld:
         if whose == "stranger":
             values.update(self.stranger)
         values.update(extra or {})
-        return PARAMETER.sub(lambda m: values[m.group(1)], rule.rule)
+        path = PARAMETER.sub(lambda m: values[m.group(1)], rule.rule)
+        query = QUERIES.get(key)
+        return f"{path}?{query.format(**values)}" if query else path
 
 
 def build_matrix_world(session: Session, app: Flask) -> MatrixWorld:
@@ -478,8 +491,9 @@ class RoleClients:
         return self.clients[role].open(url, method=method, headers=headers, **body)
 
 
-def outcome_of(response) -> str:  # type: ignore[no-untyped-def]
-    """The class of an answer (see the module docstring)."""
+def outcome_of(response, method: str = "GET") -> str:  # type: ignore[no-untyped-def]
+    """The class of an answer (see the module docstring). A read is called as a person would
+    open it, so a 4xx refusal of a GET is not "ok": only an empty write may be refused."""
     status = response.status_code
     location = response.headers.get("Location", "")
     if status in (301, 302, 303, 307, 308) and re.match(r"(https?://[^/]+)?/login\b", location):
@@ -494,6 +508,8 @@ def outcome_of(response) -> str:  # type: ignore[no-untyped-def]
         return "method_not_allowed"
     if status >= 500:
         return f"error_{status}"
+    if method == "GET" and status >= 400:
+        return f"refused_{status}"
     return "ok"
 
 
@@ -529,7 +545,7 @@ def test_every_role_gets_the_answer_the_matrix_declares(app, session, matrix_wor
         method = key.split(" ", 1)[0]
         url = matrix_world.url(present[key], key)
         for role in ROLES:
-            got = outcome_of(clients.call(role, method, url))
+            got = outcome_of(clients.call(role, method, url), method)
             if got != MATRIX[key][role]:
                 wrong.append(f"{key} as {role}: expected {MATRIX[key][role]}, got {got} ({url})")
             if key in SIGNS_OUT:
@@ -547,3 +563,10 @@ def test_another_community_merchant_or_member_is_not_found(app, session, matrix_
         assert outcome_of(clients.call(role, "GET", url)) == "not_found", (role, url)
         own = matrix_world.url(present[key], key)
         assert outcome_of(clients.call(role, "GET", own)) == "ok", (role, own)
+
+
+def test_a_read_that_refuses_its_url_is_not_ok_but_a_refused_empty_write_is():
+    refused = Response("bad query", status=422)
+    assert outcome_of(refused, "GET") == "refused_422"
+    assert outcome_of(refused, "POST") == "ok"  # past the gate; the empty body was refused
+    assert outcome_of(Response("page"), "GET") == "ok"
