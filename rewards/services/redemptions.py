@@ -157,6 +157,11 @@ OWN_SALES_DAYS = 2
 OWN_SALES_LIMIT = 500
 
 
+def own_sales_days(today: date) -> list[date]:
+    """The business days of a cashier's own sales, newest first: today and yesterday."""
+    return [today - timedelta(days=back) for back in range(OWN_SALES_DAYS)]
+
+
 @dataclass(frozen=True)
 class OwnSales:
     """A cashier's own sales of one business day, newest first."""
@@ -177,7 +182,7 @@ def own_recent_sales(session: Session, actor: Actor, today: date) -> list[OwnSal
     merchant_id = _own_merchant(actor)
     if actor.account_id is None:
         raise Forbidden("只有店员账号有自己的结算记录。")
-    days = [today - timedelta(days=back) for back in range(OWN_SALES_DAYS)]
+    days = own_sales_days(today)
     rows = session.execute(
         _with_holder(merchant_id)
         .where(
@@ -223,8 +228,8 @@ def get_receipt(
         .where(Redemption.id == sale.id)
     ).one()
     if actor.role is Role.CASHIER and actor.account_id is not None:
-        earliest = (today or clock.business_date()) - timedelta(days=OWN_SALES_DAYS - 1)
-        if cashier_id != actor.account_id or sale.business_date < earliest:
+        days = own_sales_days(today or clock.business_date())
+        if cashier_id != actor.account_id or sale.business_date not in days:
             raise NotFound(
                 "找不到这笔结算记录：收银员可以查看自己今天和昨天的结算，"
                 "更早的或其他收银的记录请找店长查询。"
