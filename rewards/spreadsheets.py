@@ -351,34 +351,33 @@ def read_xlsx_rows(data: bytes, max_rows: int) -> list[list[str]]:
     expansion ("billion laughs") is refused rather than run.
     """
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(member.file_size for member in archive.infolist())
-        if unpacked > MAX_UNPACKED_BYTES:
-            raise UnreadableWorkbook("这个 Excel 文件解压后过大，请分批导入或另存为 CSV 后上传。")
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        return _active_sheet_rows(data, max_rows)
     except UnreadableWorkbook:
         raise
-    except Exception as error:  # whatever a damaged or hostile archive makes openpyxl raise
+    except Exception as error:  # whatever a damaged or hostile file makes zipfile or openpyxl raise
         raise UnreadableWorkbook(UNREADABLE) from error
+
+
+def _active_sheet_rows(data: bytes, max_rows: int) -> list[list[str]]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        unpacked = sum(member.file_size for member in archive.infolist())
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise UnreadableWorkbook("这个 Excel 文件解压后过大，请分批导入或另存为 CSV 后上传。")
+    workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         sheet = workbook.active or (workbook.worksheets[0] if workbook.worksheets else None)
         if sheet is None or not hasattr(sheet, "iter_rows"):
             raise UnreadableWorkbook("这个 Excel 文件里没有工作表。")
         rows: list[list[str]] = []
         filled = 0
-        try:
-            for values in sheet.iter_rows(values_only=True):
-                if filled >= max_rows:
-                    break
-                if len(rows) >= MAX_ROWS_WITH_BLANKS * max_rows:
-                    raise UnreadableWorkbook(TOO_MANY_BLANKS)
-                row = [_cell_text(value) for value in values]
-                filled += any(cell.strip() for cell in row)
-                rows.append(row)
-        except UnreadableWorkbook:
-            raise
-        except Exception as error:  # a sheet whose XML is damaged or hostile
-            raise UnreadableWorkbook(UNREADABLE) from error
+        for values in sheet.iter_rows(values_only=True):
+            if filled >= max_rows:
+                break
+            if len(rows) >= MAX_ROWS_WITH_BLANKS * max_rows:
+                raise UnreadableWorkbook(TOO_MANY_BLANKS)
+            row = [_cell_text(value) for value in values]
+            filled += any(cell.strip() for cell in row)
+            rows.append(row)
         return rows
     finally:
         workbook.close()
