@@ -19,27 +19,25 @@ TODAY = date(2025, 6, 1)
 HEADER = ("党员编号", "姓名", "手机号", "报到日期", "工作单位")
 
 
-def workbook(*rows: tuple[object, ...], sheet_title: str = "党员名册") -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = sheet_title
+def _with_rows(book: Workbook, rows: tuple[tuple[object, ...], ...]) -> bytes:
+    """``book`` with ``rows`` appended to its active sheet, saved."""
     for row in rows:
-        sheet.append(list(row))
+        book.active.append(list(row))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def workbook(*rows: tuple[object, ...]) -> bytes:
+    """A plain new workbook holding ``rows``."""
+    return _with_rows(Workbook(), rows)
 
 
 def filled_template(*rows: tuple[str, ...]) -> bytes:
     """The template the community portal offers, with rows typed into it (as text, as its
     columns are formatted)."""
-    book = load_workbook(io.BytesIO(spreadsheets.fill_in_template(TEMPLATE_COLUMNS, "党员名册")))
-    sheet = book.active
-    for row in rows:
-        sheet.append(list(row))
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    template = spreadsheets.fill_in_template(TEMPLATE_COLUMNS, "党员名册")
+    return _with_rows(load_workbook(io.BytesIO(template)), rows)
 
 
 def test_the_filled_in_template_reads_like_the_same_csv():
